@@ -1,0 +1,90 @@
+"""Accounts: every API key is one. Permissive mode creates an account on a key's first use."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mailbot_sandbox.errors import Unauthorized
+from mailbot_sandbox.ids import format_time
+from mailbot_sandbox.store import Store
+
+_KEY_RE = re.compile(r"^mb_[A-Za-z0-9_-]{1,200}$")
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def is_well_formed_key(key: str) -> bool:
+    """True for ``mb_`` followed by 1-200 letters, digits, ``-`` or ``_``."""
+    return bool(_KEY_RE.match(key))
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def short_id_for(key: str) -> str:
+    """Six lowercase alphanumerics derived from the key, used in shared-domain addresses."""
+    number = int(hashlib.sha256(b"short:" + key.encode()).hexdigest(), 16)
+    chars = []
+    for _ in range(6):
+        number, digit = divmod(number, 36)
+        chars.append(_BASE36[digit])
+    return "".join(chars)
+
+
+@dataclass(frozen=True)
+class Account:
+    """The caller: ``id`` scopes every query, ``short_id`` appears in shared addresses."""
+
+    id: str
+    short_id: str
+
+
+class Accounts:
+    """Turns an ``Authorization`` header into an :class:`Account`."""
+
+    def __init__(self, store: Store, api_keys: tuple[str, ...] = ()) -> None:
+        self._store = store
+        self._allowed = {key_hash(key) for key in api_keys}
+        self._cache: dict[str, Account] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, header: str | None) -> Account:
+        """Resolve ``Bearer mb_...``; raises :class:`Unauthorized` naming what is wrong."""
+        if not header:
+            raise Unauthorized("missing Authorization header; send 'Authorization: Bearer mb_...'")
+        scheme, _, key = header.strip().partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise Unauthorized("Authorization header must be 'Bearer mb_...'")
+        return self.for_key(key)
+
+    def for_key(self, key: str) -> Account:
+        """The account of an API key, created on first use in permissive mode."""
+        if not is_well_formed_key(key):
+            raise Unauthorized("API key must start with 'mb_' followed by letters, digits, - or _")
+        hashed = key_hash(key)
+        if self._allowed and hashed not in self._allowed:
+            raise Unauthorized("unknown API key (the sandbox accepts only its configured keys)")
+        account = self._cache.get(hashed)
+        if account is None:
+            account = self._load_or_create(key, hashed)
+            with self._lock:
+                self._cache[hashed] = account
+        return account
+
+    def _load_or_create(self, key: str, hashed: str) -> Account:
+        row = self._store.row("SELECT id, short_id FROM accounts WHERE key_hash = ?", [hashed])
+        if row is None:
+            account = Account(id=f"acc_{hashed[:20]}", short_id=short_id_for(key))
+            with self._store.write() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO accounts (id, key_hash, short_id, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [account.id, hashed, account.short_id, format_time(datetime.now(UTC))],
+                )
+            return account
+        return Account(id=row["id"], short_id=row["short_id"])

@@ -1,0 +1,19 @@
+"""HTTP API: one blueprint per resource, all authenticated ones under ``/v1``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from mailbot_sandbox.api import control, domains, inboxes, meta
+from mailbot_sandbox.api.common import authenticate
+
+
+def register(app: Flask) -> None:
+    """Attach every blueprint to ``app``."""
+    app.register_blueprint(meta.bp)
+    v1 = Blueprint("v1", __name__, url_prefix="/v1")
+    v1.before_request(authenticate)
+    for module in (inboxes, domains):
+        v1.register_blueprint(module.bp)
+    app.register_blueprint(v1)
+    app.register_blueprint(control.bp)

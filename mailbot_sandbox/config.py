@@ -1,0 +1,127 @@
+"""Configuration: defaults, then ``MAILBOT_*`` environment variables, then an explicit mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from mailbot_sandbox.errors import ConfigError
+
+DOMAIN_POLICIES = ("auto", "strict")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a sandbox can be told at start-up.
+
+    Build one with :func:`load_config`; every field is also a ``MAILBOT_<NAME>`` variable.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8025
+    smtp_host: str | None = None  # defaults to ``host``
+    smtp_port: int = 1025
+    db: str = ".mailbot-sandbox/mailbot.db"
+    shared_domain: str = "mailbot.id"
+    api_keys: tuple[str, ...] = field(default_factory=tuple)
+    domain_policy: str = "auto"
+    dns_server: str | None = None  # host[:port]; strict verification asks it instead of the table
+    max_message_size: int = 25 * 1024 * 1024
+    log_level: str = "info"
+
+    @property
+    def strict_keys(self) -> bool:
+        """True when only the configured API keys are accepted."""
+        return bool(self.api_keys)
+
+    @property
+    def smtp_bind_host(self) -> str:
+        return self.smtp_host or self.host
+
+
+def _parse_int(name: str, low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _parse_keys(raw: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+
+_ENV_PARSERS: dict[str, Callable[[str], Any]] = {
+    "host": str,
+    "port": _parse_int("MAILBOT_PORT", 0, 65535),
+    "smtp_host": str,
+    "smtp_port": _parse_int("MAILBOT_SMTP_PORT", 0, 65535),
+    "db": str,
+    "shared_domain": str,
+    "api_keys": _parse_keys,
+    "domain_policy": str,
+    "dns_server": str,
+    "max_message_size": _parse_int("MAILBOT_MAX_MESSAGE_SIZE", 1024, 1024**3),
+    "log_level": str,
+}
+
+
+def _validate(config: Config) -> Config:
+    from mailbot_sandbox.validation import is_valid_domain
+
+    if config.domain_policy not in DOMAIN_POLICIES:
+        raise ConfigError(
+            f"domain policy must be one of {', '.join(DOMAIN_POLICIES)}, "
+            f"got {config.domain_policy!r}"
+        )
+    if not is_valid_domain(config.shared_domain):
+        raise ConfigError(f"shared domain {config.shared_domain!r} is not a valid domain name")
+    for port_name in ("port", "smtp_port"):
+        port = getattr(config, port_name)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ConfigError(f"{port_name} must be a port number 0-65535, got {port!r}")
+    for key in config.api_keys:
+        from mailbot_sandbox.accounts import is_well_formed_key
+
+        if not is_well_formed_key(key):
+            raise ConfigError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")
+    if config.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(
+            f"log level must be debug, info, warning or error, got {config.log_level!r}"
+        )
+    return replace(
+        config, shared_domain=config.shared_domain.lower(), log_level=config.log_level.lower()
+    )
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Build a :class:`Config` from defaults, ``MAILBOT_*`` variables, then ``overrides``.
+
+    Raises:
+        ConfigError: a value is malformed; the message names the setting.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Config)}
+    for name, parse in _ENV_PARSERS.items():
+        raw = env.get(f"MAILBOT_{name.upper()}")
+        if raw not in (None, ""):
+            values[name] = parse(raw)
+    for name, value in (overrides or {}).items():
+        if name not in known:
+            raise ConfigError(f"unknown setting {name!r}")
+        if value is None:
+            continue
+        if name == "api_keys":
+            value = tuple(value)
+        values[name] = value
+    return _validate(Config(**values))

@@ -1,0 +1,267 @@
+"""Custom domains: DNS records to publish, verification, and the auto/strict policy."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mailbot_sandbox import validation
+from mailbot_sandbox.accounts import Account
+from mailbot_sandbox.clock import Clock
+from mailbot_sandbox.config import Config
+from mailbot_sandbox.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
+from mailbot_sandbox.errors import ComplianceBlocked, Conflict, NotFound
+from mailbot_sandbox.ids import format_time, new_id
+from mailbot_sandbox.store import Store
+
+DKIM_SELECTOR = "mailbot"
+PURPOSES = ("spf", "dkim", "dmarc", "mx")
+
+
+def _generate_dkim_key() -> tuple[str, str]:
+    """A fresh RSA-2048 key: (private PEM, public key base64 DER for the ``p=`` tag)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private_pem, base64.b64encode(public_der).decode()
+
+
+def _tag_value(record: str, tag: str) -> str | None:
+    for part in record.replace('"', "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == tag:
+            return re.sub(r"\s+", "", value)
+    return None
+
+
+class Domains:
+    """Registers, verifies and deletes an account's custom domains."""
+
+    def __init__(self, store: Store, clock: Clock, config: Config) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
+
+    # -- records ---------------------------------------------------------------------------
+    def expected_records(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """The records a domain asks its owner to publish, each with its check status."""
+        domain = row["domain"]
+        shared = self._config.shared_domain
+        status = json.loads(row["record_status"])
+        records = [
+            {
+                "purpose": "spf",
+                "type": "TXT",
+                "name": domain,
+                "value": f"v=spf1 include:_spf.{shared} ~all",
+                "required": True,
+            },
+            {
+                "purpose": "dkim",
+                "type": "TXT",
+                "name": f"{row['selector']}._domainkey.{domain}",
+                "value": f"v=DKIM1; k=rsa; p={row['dkim_public_key']}",
+                "required": True,
+            },
+            {
+                "purpose": "dmarc",
+                "type": "TXT",
+                "name": f"_dmarc.{domain}",
+                "value": f"v=DMARC1; p=none; rua=mailto:dmarc@{domain}",
+                "required": True,
+            },
+            {
+                "purpose": "mx",
+                "type": "MX",
+                "name": domain,
+                "value": f"mx.{shared}",
+                "priority": 10,
+                "required": False,
+            },
+        ]
+        for record in records:
+            record["status"] = status.get(record["purpose"], "pending")
+        return records
+
+    def _lookup(self, account: Account) -> DnsLookup:
+        if self._config.dns_server:
+            return ServerLookup(self._config.dns_server)
+        return TableLookup(self._store, account.id)
+
+    def _check(self, lookup: DnsLookup, record: dict[str, Any]) -> bool:
+        purpose, expected = record["purpose"], record["value"]
+        if purpose == "mx":
+            return any(host == normalize_name(expected) for _, host in lookup.mx(record["name"]))
+        found = lookup.txt(record["name"])
+        if purpose == "spf":
+            include = expected.split()[1]
+            return any(t.startswith("v=spf1") and include in t.split() for t in found)
+        if purpose == "dkim":
+            wanted = _tag_value(expected, "p")
+            return any(_tag_value(t, "p") == wanted for t in found)
+        return any(t.replace('"', "").strip().lower().startswith("v=dmarc1") for t in found)
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, account: Account, domain_id: str) -> dict[str, Any]:
+        row = self._store.row(
+            "SELECT * FROM domains WHERE id = ? AND account_id = ?", [domain_id, account.id]
+        )
+        if row is None:
+            raise NotFound(f"domain {domain_id!r} not found")
+        return row
+
+    def find(self, account: Account, domain: str) -> dict[str, Any] | None:
+        return self._store.row(
+            "SELECT * FROM domains WHERE account_id = ? AND domain = ?", [account.id, domain]
+        )
+
+    def list_page(
+        self, account: Account, page: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = self._store.scalar(
+            "SELECT count(*) FROM domains WHERE account_id = ?", [account.id]
+        )
+        rows = self._store.rows(
+            "SELECT * FROM domains WHERE account_id = ? ORDER BY created_at DESC, rowid DESC "
+            "LIMIT ? OFFSET ?",
+            [account.id, limit, (page - 1) * limit],
+        )
+        return rows, int(total)
+
+    # -- writes ----------------------------------------------------------------------------
+    def create(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+        validation.check_fields(body, {"domain"}, required=("domain",))
+        domain = validation.domain_name(body["domain"])
+        self._refuse_shared(domain)
+        if self.find(account, domain):
+            raise Conflict(f"domain {domain} is already registered in this account")
+        return self._insert(account, domain, verified=False)
+
+    def _refuse_shared(self, domain: str) -> None:
+        shared = self._config.shared_domain
+        if domain == shared or domain.endswith("." + shared):
+            raise Conflict(f"{domain} belongs to the sandbox's shared development domain {shared}")
+
+    def _insert(self, account: Account, domain: str, *, verified: bool) -> dict[str, Any]:
+        private_pem, public_b64 = _generate_dkim_key()
+        now = format_time(self._clock.now(account.id))
+        state = "verified" if verified else "pending"
+        row = {
+            "id": new_id("dom"),
+            "account_id": account.id,
+            "domain": domain,
+            "status": state,
+            "selector": DKIM_SELECTOR,
+            "dkim_private_key": private_pem,
+            "dkim_public_key": public_b64,
+            "record_status": json.dumps({purpose: state for purpose in PURPOSES}),
+            "created_at": now,
+            "verified_at": now if verified else None,
+        }
+        with self._store.write() as db:
+            if self.find(account, domain):  # lost a race with a concurrent create
+                raise Conflict(f"domain {domain} is already registered in this account")
+            db.table("domains").insert(row)
+        return row
+
+    def require_for_inbox(self, account: Account, domain: str) -> None:
+        """Allow an inbox on ``domain`` under the domain policy, registering it in auto mode.
+
+        Raises:
+            ComplianceBlocked: strict policy and the domain is not verified in this account.
+        """
+        if domain == self._config.shared_domain:
+            return
+        self._refuse_shared(domain)
+        row = self.find(account, domain)
+        if self._config.domain_policy == "auto":
+            if row is None:
+                with contextlib.suppress(Conflict):  # registered concurrently: fine
+                    self._insert(account, domain, verified=True)
+            return
+        if row is None or row["status"] != "verified":
+            raise ComplianceBlocked(
+                f"domain {domain} is not verified in this account: register it with "
+                "POST /v1/domains, publish its DNS records and call verify",
+                code="domain_not_verified",
+                details={"domain": domain},
+            )
+
+    def verify(self, account: Account, domain_id: str) -> tuple[dict[str, Any], dict[str, bool]]:
+        """Check the domain's records; returns the updated row and each purpose's result."""
+        row = self.get(account, domain_id)
+        if self._config.domain_policy == "auto":
+            results = dict.fromkeys(PURPOSES, True)
+        else:
+            lookup = self._lookup(account)
+            results = {r["purpose"]: self._check(lookup, r) for r in self.expected_records(row)}
+        required = all(results[p] for p in ("spf", "dkim", "dmarc"))
+        status = "verified" if required else "failed"
+        now = format_time(self._clock.now(account.id))
+        record_status = {p: ("verified" if ok else "failed") for p, ok in results.items()}
+        verified_at = (
+            row["verified_at"] if row["verified_at"] and required else (now if required else None)
+        )
+        with self._store.write() as db:
+            db.table("domains").update(
+                domain_id,
+                {
+                    "status": status,
+                    "record_status": json.dumps(record_status),
+                    "verified_at": verified_at,
+                },
+            )
+        return self.get(account, domain_id), results
+
+    def delete(self, account: Account, domain_id: str) -> dict[str, Any]:
+        with self._store.write() as db:
+            row = self.get(account, domain_id)
+            in_use = self._store.scalar(
+                "SELECT count(*) FROM inboxes WHERE account_id = ? AND domain = ? "
+                "AND status = 'active'",
+                [account.id, row["domain"]],
+            )
+            if in_use:
+                raise Conflict(
+                    f"domain {row['domain']} is used by {in_use} active inbox(es); "
+                    "disable them first",
+                    details={"active_inboxes": in_use},
+                )
+            db.execute("DELETE FROM domains WHERE id = ?", [domain_id])
+        return row
+
+    # -- the sandbox's DNS table --------------------------------------------------------------
+    def publish_records(self, account: Account, records: list[dict[str, Any]]) -> None:
+        with self._store.write() as db:
+            for record in records:
+                db.table("dns_records").insert(
+                    {
+                        "account_id": account.id,
+                        "type": record["type"],
+                        "name": normalize_name(record["name"]),
+                        "value": record["value"],
+                        "priority": record.get("priority"),
+                    }
+                )
+
+    def published_records(self, account: Account) -> list[dict[str, Any]]:
+        return self._store.rows(
+            "SELECT type, name, value, priority FROM dns_records WHERE account_id = ? ORDER BY id",
+            [account.id],
+        )
+
+    def clear_records(self, account: Account) -> int:
+        with self._store.write() as db:
+            return db.execute("DELETE FROM dns_records WHERE account_id = ?", [account.id]).rowcount

@@ -1,0 +1,185 @@
+"""Inboxes: the unit of isolation. Address, permissions, status and daily send limit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mailbot_sandbox import validation
+from mailbot_sandbox.accounts import Account
+from mailbot_sandbox.clock import Clock, utc_day
+from mailbot_sandbox.config import Config
+from mailbot_sandbox.domains import Domains
+from mailbot_sandbox.errors import Conflict, InvalidRequest, NotFound
+from mailbot_sandbox.ids import format_time, new_id
+from mailbot_sandbox.store import Store
+
+PERMISSIONS = ("send", "receive", "search")
+STATUSES = ("active", "disabled", "suspended")
+DEFAULT_DAILY_SEND_LIMIT = 250
+MAX_DAILY_SEND_LIMIT = 10_000
+CREATE_FIELDS = ("username", "domain", "display_name", "daily_send_limit", "permissions", "labels")
+UPDATE_FIELDS = ("display_name", "daily_send_limit", "permissions", "status", "labels")
+
+
+def decode(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored inbox row with its JSON columns turned back into lists."""
+    row["permissions"] = json.loads(row["permissions"])
+    row["labels"] = json.loads(row["labels"])
+    return row
+
+
+class Inboxes:
+    """Creates, reads and changes inboxes; every rule about them is checked here."""
+
+    def __init__(self, store: Store, clock: Clock, domains: Domains, config: Config) -> None:
+        self._store = store
+        self._clock = clock
+        self._domains = domains
+        self._config = config
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, account: Account, inbox_id: str) -> dict[str, Any]:
+        """The inbox with its live counters; 404 when it is not this account's."""
+        row = self._store.row(
+            "SELECT * FROM inboxes WHERE id = ? AND account_id = ?", [inbox_id, account.id]
+        )
+        if row is None:
+            raise NotFound(f"inbox {inbox_id!r} not found")
+        return self._with_counters(account, [decode(row)])[0]
+
+    def find_by_address(self, address: str) -> dict[str, Any] | None:
+        """Any account's inbox at ``address`` (case-insensitive), as mail routing needs."""
+        row = self._store.row("SELECT * FROM inboxes WHERE address = ?", [address.lower()])
+        return decode(row) if row else None
+
+    def list_page(
+        self,
+        account: Account,
+        *,
+        page: int,
+        limit: int,
+        status: str | None = None,
+        domain: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, params = ["account_id = ?"], [account.id]
+        if status is not None:
+            where.append("status = ?")
+            params.append(validation.choices(status, "status", STATUSES))
+        if domain is not None:
+            where.append("domain = ?")
+            params.append(domain.strip().lower())
+        clause = " AND ".join(where)
+        total = self._store.scalar(f"SELECT count(*) FROM inboxes WHERE {clause}", params)
+        rows = self._store.rows(
+            f"SELECT * FROM inboxes WHERE {clause} ORDER BY created_at DESC, rowid DESC "
+            "LIMIT ? OFFSET ?",
+            [*params, limit, (page - 1) * limit],
+        )
+        return self._with_counters(account, [decode(r) for r in rows]), int(total)
+
+    def _with_counters(self, account: Account, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not rows:
+            return rows
+        day = utc_day(self._clock.now(account.id))
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        found = self._store.rows(
+            f"SELECT inbox_id, count FROM send_counts WHERE day = ? AND inbox_id IN ({marks})",
+            [day, *ids],
+        )
+        sends = {r["inbox_id"]: r["count"] for r in found}
+        for row in rows:
+            row["sends_today"] = sends.get(row["id"], 0)
+        return rows
+
+    # -- writes ----------------------------------------------------------------------------
+    def create(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate and store a new inbox.
+
+        Raises:
+            InvalidRequest: a field is missing, unknown or out of range.
+            Conflict: the address is taken.
+            ComplianceBlocked: strict domain policy and the domain is not verified.
+        """
+        validation.check_fields(body, CREATE_FIELDS, required=("username",))
+        username = validation.username(body["username"])
+        shared = self._config.shared_domain
+        domain = shared
+        if body.get("domain") is not None:
+            domain = validation.domain_name(body["domain"])
+        fields = self._checked_fields(body)
+        self._domains.require_for_inbox(account, domain)
+        if domain == shared:
+            address = f"{username}--{account.short_id}@{shared}"
+        else:
+            address = f"{username}@{domain}"
+        now = format_time(self._clock.now(account.id))
+        row = {
+            "id": new_id("inb"),
+            "account_id": account.id,
+            "address": address,
+            "username": username,
+            "display_name": fields.get("display_name"),
+            "domain": domain,
+            "status": "active",
+            "permissions": json.dumps(fields.get("permissions", list(PERMISSIONS))),
+            "daily_send_limit": fields.get("daily_send_limit", DEFAULT_DAILY_SEND_LIMIT),
+            "labels": json.dumps(fields.get("labels", [])),
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._store.write() as db:
+            taken = db.execute("SELECT 1 FROM inboxes WHERE address = ?", [address]).fetchone()
+            if taken:
+                raise Conflict(f"address {address} already exists", details={"address": address})
+            db.table("inboxes").insert(row)
+        return self.get(account, row["id"])
+
+    def _checked_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The optional inbox fields present in ``body``, validated."""
+        fields: dict[str, Any] = {}
+        if body.get("display_name") is not None:
+            fields["display_name"] = validation.string(body["display_name"], "display_name")
+        if "daily_send_limit" in body:
+            fields["daily_send_limit"] = validation.integer(
+                body["daily_send_limit"], "daily_send_limit", low=1, high=MAX_DAILY_SEND_LIMIT
+            )
+        if "permissions" in body:
+            fields["permissions"] = validation.string_set(
+                body["permissions"], "permissions", allowed=PERMISSIONS, allow_empty=False
+            )
+        if "labels" in body:
+            fields["labels"] = validation.string_set(body["labels"], "labels")
+        if "status" in body:
+            fields["status"] = validation.choices(body["status"], "status", STATUSES)
+        return fields
+
+    def update(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change the fields of :data:`UPDATE_FIELDS` given in ``body``."""
+        validation.check_fields(body, UPDATE_FIELDS)
+        if "display_name" in body and body["display_name"] is None:
+            fields: dict[str, Any] = {"display_name": None}
+            fields.update(
+                self._checked_fields({k: v for k, v in body.items() if k != "display_name"})
+            )
+        else:
+            fields = self._checked_fields(body)
+        if not body:
+            raise InvalidRequest(f"nothing to change; send any of {', '.join(UPDATE_FIELDS)}")
+        for name in ("permissions", "labels"):
+            if name in fields:
+                fields[name] = json.dumps(fields[name])
+        return self._change(account, inbox_id, fields)
+
+    def set_status(self, account: Account, inbox_id: str, status: str) -> dict[str, Any]:
+        return self._change(
+            account, inbox_id, {"status": validation.choices(status, "status", STATUSES)}
+        )
+
+    def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self.get(account, inbox_id)  # 404 before anything changes
+        fields["updated_at"] = format_time(self._clock.now(account.id))
+        with self._store.write() as db:
+            db.table("inboxes").update(inbox_id, fields)
+        return self.get(account, inbox_id)

@@ -1,0 +1,179 @@
+"""The :class:`Sandbox`: store, HTTP API and SMTP sink in one object you can start and stop."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mailbot_sandbox.app import create_app
+from mailbot_sandbox.config import Config, load_config
+from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox.services import Services
+from mailbot_sandbox.smtp import SmtpServer
+
+log = logging.getLogger("mailbot_sandbox")
+
+# What a Sandbox built in code uses unless told otherwise: OS-chosen ports, a database in memory.
+IN_PROCESS_DEFAULTS = {"port": 0, "smtp_port": 0, "db": ":memory:"}
+
+
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 so that clients reuse connections; request lines are logged at debug level."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug('"%s" %s %s', self.requestline, code, size)
+
+
+def _bind(host: str, port: int, what: str) -> socket.socket:
+    """A listening socket on ``host:port``; :class:`ConfigError` naming the address if not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(128)
+    except OSError as exc:
+        listener.close()
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise ConfigError(f"cannot listen for {what} on {host}:{port}: {reason or exc}") from None
+    return listener
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+class Sandbox:
+    """A running sandbox. Use as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    ``Sandbox()`` alone takes free ports and an in-memory database; pass settings of
+    :class:`~mailbot_sandbox.config.Config` as keywords (``port=8025``, ``db="mail.db"``) or a
+    whole ``config``. The environment is not read here (the CLI reads it).
+
+    Example::
+
+        with Sandbox() as sandbox:
+            print(sandbox.api_url, sandbox.smtp_port)
+    """
+
+    def __init__(self, config: Config | None = None, **settings: Any) -> None:
+        if config is not None and settings:
+            raise TypeError("pass either config or keyword settings, not both")
+        self.config = config or load_config({**IN_PROCESS_DEFAULTS, **settings}, environ={})
+        self.services: Services | None = None
+        self._http: BaseWSGIServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._smtp: SmtpServer | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        """Open the store and bind both servers.
+
+        Raises:
+            ConfigError: a port is in use or the database cannot be opened.
+        """
+        if self.services is not None:
+            raise RuntimeError("sandbox already started")
+        self.services = Services(self.config)
+        try:
+            app = create_app(self.config, services=self.services)
+            # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
+            with _bind(self.config.host, self.config.port, "HTTP") as listener:
+                self._http = make_server(
+                    self.config.host,
+                    self.config.port,
+                    app,
+                    threaded=True,
+                    request_handler=_KeepAliveHandler,
+                    fd=listener.fileno(),
+                )
+            self._http.daemon_threads = True  # type: ignore[attr-defined]
+            self._http_thread = threading.Thread(
+                target=self._http.serve_forever, name="mailbot-http", daemon=True
+            )
+            self._http_thread.start()
+            self._smtp = SmtpServer(
+                self.services, self.config.smtp_bind_host, self.config.smtp_port
+            )
+            self._smtp.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop SMTP first (no new mail), then HTTP, then close the store. Safe to repeat."""
+        if self._smtp is not None:
+            self._smtp.stop()
+            self._smtp = None
+        if self.services is not None:
+            self.services.shutdown()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        if self._http_thread is not None:
+            self._http_thread.join(timeout=10)
+            self._http_thread = None
+        if self.services is not None:
+            self.services.close()
+            self.services = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------
+    def _require_started(self) -> None:
+        if self._http is None or self._smtp is None:
+            raise RuntimeError("sandbox is not running; call start() first")
+
+    @property
+    def http_port(self) -> int:
+        self._require_started()
+        assert self._http is not None
+        return int(self._http.port)
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port``, the root of ``/health`` and ``/sandbox/v1``."""
+        return f"http://{_display_host(self.config.host)}:{self.http_port}"
+
+    @property
+    def api_url(self) -> str:
+        """The ``base_url`` to give ``MailBot(...)``: ``http://host:port/v1``."""
+        return f"{self.base_url}/v1"
+
+    @property
+    def smtp_host(self) -> str:
+        return _display_host(self.config.smtp_bind_host)
+
+    @property
+    def smtp_port(self) -> int:
+        self._require_started()
+        assert self._smtp is not None and self._smtp.port is not None
+        return self._smtp.port
+
+    def describe(self) -> Mapping[str, Any]:
+        """Where everything is, as the CLI prints it."""
+        return {
+            "api": self.api_url,
+            "smtp": f"{self.smtp_host}:{self.smtp_port}",
+            "data": self.config.db,
+        }

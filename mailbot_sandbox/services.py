@@ -1,0 +1,34 @@
+"""The domain layer in one place: the store and every service that writes to it.
+
+HTTP views, the SMTP handler and the control plane all hold the same :class:`Services`, so a
+rule (a permission, a limit) is checked in exactly one spot.
+"""
+
+from __future__ import annotations
+
+from mailbot_sandbox.accounts import Accounts
+from mailbot_sandbox.clock import Clock
+from mailbot_sandbox.config import Config
+from mailbot_sandbox.delivery import Delivery
+from mailbot_sandbox.domains import Domains
+from mailbot_sandbox.inboxes import Inboxes
+from mailbot_sandbox.store import Store
+
+
+class Services:
+    """Builds the store and the services for one configuration."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = Store(config.db)
+        self.clock = Clock(self.store)
+        self.accounts = Accounts(self.store, config.api_keys)
+        self.domains = Domains(self.store, self.clock, config)
+        self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
+        self.delivery = Delivery(self.inboxes)
+
+    def shutdown(self) -> None:
+        """Release anything waiting on the services (long-polls) before the servers stop."""
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,1 @@
+"""pytest-mailbot: fixtures that run a mailbot sandbox and hand out throwaway inboxes."""
