@@ -1,26 +1,556 @@
-"""Mail delivery between inboxes and from SMTP. (Storage of messages arrives with mail flow.)"""
+"""The one way mail moves: API sends and replies, SMTP in, SMTP submission, injection.
+
+Every rule of an inbox (status, permissions, daily send limit) is checked here, inside the
+transaction that stores the mail, so racing senders are counted exactly and nothing is
+stored when a rule refuses.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import mimetypes
+import re
+import sqlite3
+from typing import Any
+
+from mailbot_sandbox import metrics, validation
+from mailbot_sandbox.accounts import Account
+from mailbot_sandbox.clock import Clock, seconds_to_midnight, utc_day
+from mailbot_sandbox.config import Config
+from mailbot_sandbox.errors import Forbidden, InvalidRequest, PayloadTooLarge, RateLimited
+from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.inboxes import Inboxes
+from mailbot_sandbox.messages import MailContent, Messages
+from mailbot_sandbox.mime import (
+    Attachment,
+    build_message,
+    new_message_id,
+    parse_message,
+    reply_subject,
+)
+from mailbot_sandbox.store import Store
+
+SEND_FIELDS = (
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "body_text",
+    "body_html",
+    "reply_to",
+    "headers",
+    "attachments",
+    "labels",
+    "track_opens",
+    "track_clicks",
+)
+REPLY_FIELDS = (
+    "body_text",
+    "body_html",
+    "cc",
+    "bcc",
+    "attachments",
+    "labels",
+    "headers",
+    "track_opens",
+    "track_clicks",
+    "reply_all",
+)
+_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
+_RESERVED_HEADERS = {
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "date",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "in-reply-to",
+    "references",
+    "reply-to",
+    "sender",
+    "return-path",
+}
+SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "complained"}
+_STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
+
+
+def refusal_of(inbox: dict[str, Any] | None, address: str) -> str | None:
+    """Why ``inbox`` cannot take mail, as an SMTP reply, or None when it can."""
+    if inbox is None:
+        return f"550 5.1.1 <{address}>: no such inbox in this sandbox"
+    if inbox["status"] != "active":
+        return f"550 5.2.1 <{address}>: inbox is {inbox['status']}"
+    if "receive" not in inbox["permissions"]:
+        return f"550 5.7.1 <{address}>: inbox may not receive mail (no 'receive' permission)"
+    return None
+
+
+def check_can_send(inbox: dict[str, Any]) -> None:
+    """Raise :class:`Forbidden` unless the inbox is active and holds ``send``."""
+    if inbox["status"] != "active":
+        raise Forbidden(
+            f"inbox {inbox['address']} is {inbox['status']} and cannot send",
+            code=f"inbox_{inbox['status']}",
+        )
+    if "send" not in inbox["permissions"]:
+        raise Forbidden(f"inbox {inbox['address']} may not send (no 'send' permission)")
 
 
 class Delivery:
-    """Routes mail to inboxes by address."""
-
-    def __init__(self, inboxes: Inboxes) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, config: Config, inboxes: Inboxes, messages: Messages
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
         self._inboxes = inboxes
+        self._messages = messages
+        self._simulator_domain = f"simulator.{config.shared_domain}"
 
+    # -- SMTP --------------------------------------------------------------------------------------
     def refuse_recipient(self, address: str) -> str | None:
-        """The SMTP refusal for ``address``, or None when the inbox takes mail."""
-        inbox = self._inboxes.find_by_address(address)
-        if inbox is None:
-            return f"550 5.1.1 <{address}>: no such inbox in this sandbox"
-        if inbox["status"] != "active":
-            return f"550 5.2.1 <{address}>: inbox is {inbox['status']}"
-        if "receive" not in inbox["permissions"]:
-            return f"550 5.7.1 <{address}>: inbox may not receive mail (no 'receive' permission)"
-        return None
+        """The SMTP refusal for ``address``, or None when an inbox there takes mail."""
+        return refusal_of(self._inboxes.find_by_address(address), address)
 
     def receive_smtp(self, mail_from: str, recipients: list[str], raw: bytes) -> str:
-        return "451 4.3.2 message storage is not available in this build yet"
+        """Store a received message once per recipient inbox; the SMTP reply to give."""
+        content = MailContent.from_parsed(parse_message(raw))
+        if not content.from_address:
+            content.from_address = mail_from
+        stored: list[dict[str, Any]] = []
+        with self._store.write() as db:
+            raw_id = self._messages.store_raw(db.conn, raw)
+            for address in recipients:
+                inbox = self._inboxes.find_by_address(address)
+                if inbox is None or refusal_of(inbox, address):
+                    continue  # changed since RCPT; the others still get it
+                stored.append(
+                    self._messages.insert(
+                        db.conn,
+                        account_id=inbox["account_id"],
+                        inbox_id=inbox["id"],
+                        direction="inbound",
+                        status="received",
+                        content=content,
+                        raw_id=raw_id,
+                        size=len(raw),
+                    )
+                )
+            if not stored:
+                db.conn.execute("DELETE FROM blobs WHERE id = ?", [raw_id])
+        if not stored:
+            return "550 5.1.1 no recipient of this message takes mail any more"
+        self._messages.published([row["inbox_id"] for row in stored])
+        metrics.count_each("messages_received", [row["inbox_id"] for row in stored])
+        return f"250 2.0.0 OK stored as {', '.join(row['id'] for row in stored)}"
+
+    def submit_smtp(
+        self, account: Account, inbox_id: str, recipients: list[str], raw: bytes
+    ) -> str:
+        """Send ``raw`` from an inbox whose address and key authenticated the SMTP session."""
+        if len(raw) > self._config.max_message_size:
+            return f"552 5.3.4 message exceeds {self._config.max_message_size} bytes"
+        content = MailContent.from_parsed(parse_message(raw))
+        inbox = self._inboxes.get(account, inbox_id)
+        content.from_address = content.from_address or inbox["address"]
+        in_headers = {a.lower() for a in content.to_addresses + content.cc_addresses}
+        bcc = [a for a in recipients if a.lower() not in in_headers]
+        try:
+            row = self._dispatch(account, inbox_id, content, raw, recipients, bcc=bcc)
+        except RateLimited as exc:
+            return f"451 4.7.1 {exc.message}"
+        except Forbidden as exc:
+            code = "5.2.1" if exc.code.startswith("inbox_") else "5.7.1"
+            return f"550 {code} {exc.message}"
+        return f"250 2.0.0 OK sent as {row['id']}"
+
+    # -- API ---------------------------------------------------------------------------------------
+    def send(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/inboxes/{id}/messages``: validate, build, deliver; the sender's copy."""
+        validation.check_fields(body, SEND_FIELDS, required=("to",))
+        inbox = self._inboxes.get(account, inbox_id)
+        check_can_send(inbox)
+        to = validation.address_list(body.get("to"), "to", required=True)
+        cc = validation.address_list(body.get("cc"), "cc")
+        bcc = validation.address_list(body.get("bcc"), "bcc")
+        subject = self._subject(body.get("subject", ""))
+        return self._compose_and_send(account, inbox, body, to=to, cc=cc, bcc=bcc, subject=subject)
+
+    def reply(
+        self, account: Account, inbox_id: str, message_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Reply in the parent's thread: one ``Re:``, In-Reply-To and References set."""
+        validation.check_fields(body, REPLY_FIELDS)
+        parent = self._messages.get(account, inbox_id, message_id)
+        inbox = self._inboxes.get(account, inbox_id)
+        check_can_send(inbox)
+        own = inbox["address"].lower()
+        if parent["direction"] == "inbound":
+            to = parent["reply_to"] or [parent["from_address"]]
+            if body.get("reply_all"):
+                to = to + [
+                    a for a in parent["to_addresses"] + parent["cc_addresses"] if a.lower() != own
+                ]
+        else:
+            to = list(parent["to_addresses"])
+        to = [a for a in dict.fromkeys(to) if a]
+        if not to:
+            raise InvalidRequest(f"message {message_id} has no address to reply to")
+        validation.boolean(body.get("reply_all", False), "reply_all")
+        references = [*parent["references"], parent["message_id_header"]]
+        return self._compose_and_send(
+            account,
+            inbox,
+            body,
+            to=to,
+            cc=validation.address_list(body.get("cc"), "cc"),
+            bcc=validation.address_list(body.get("bcc"), "bcc"),
+            subject=reply_subject(parent["subject"]),
+            in_reply_to=parent["message_id_header"],
+            references=[r for r in references if r],
+            thread_id=parent["thread_id"],
+        )
+
+    def inject(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Control plane: deliver a message into an inbox as if it came over SMTP."""
+        validation.check_fields(
+            body,
+            ("raw", "raw_base64", "from", "to", "subject", "body_text", "body_html", "headers"),
+        )
+        inbox = self._inboxes.get(account, inbox_id)
+        raw = self._injected_bytes(inbox, body)
+        refusal = refusal_of(inbox, inbox["address"])
+        if refusal:
+            raise Forbidden(
+                f"inbox {inbox['address']} does not take mail: {refusal[10:]}",
+                code="permission_denied"
+                if inbox["status"] == "active"
+                else f"inbox_{inbox['status']}",
+            )
+        if len(raw) > self._config.max_message_size:
+            raise PayloadTooLarge(
+                f"message is {len(raw)} bytes; the limit is {self._config.max_message_size}"
+            )
+        content = MailContent.from_parsed(parse_message(raw))
+        with self._store.write() as db:
+            row = self._messages.insert(
+                db.conn,
+                account_id=account.id,
+                inbox_id=inbox_id,
+                direction="inbound",
+                status="received",
+                content=content,
+                raw_id=self._messages.store_raw(db.conn, raw),
+                size=len(raw),
+            )
+        self._messages.published([inbox_id])
+        metrics.count("messages_received", inbox_id=inbox_id)
+        return row
+
+    def _injected_bytes(self, inbox: dict[str, Any], body: dict[str, Any]) -> bytes:
+        if "raw" in body:
+            return validation.string(
+                body["raw"], "raw", max_length=10**9, allow_empty=False
+            ).encode("utf-8", "surrogateescape")
+        if "raw_base64" in body:
+            return _b64(body["raw_base64"], "raw_base64")
+        sender = validation.email_address(body.get("from", "sender@example.com"), "from")
+        return build_message(
+            from_address=sender,
+            from_name=None,
+            to=validation.address_list(body.get("to", inbox["address"]), "to"),
+            cc=[],
+            subject=self._subject(body.get("subject", "")),
+            body_text=self._text(body.get("body_text"), "body_text"),
+            body_html=self._text(body.get("body_html"), "body_html"),
+            message_id=new_message_id(sender.rpartition("@")[2]),
+            date=self._clock.now(inbox["account_id"]),
+            headers=self._headers(body.get("headers")),
+        )
+
+    # -- composing -------------------------------------------------------------------------------
+    def _compose_and_send(
+        self,
+        account: Account,
+        inbox: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        to: list[str],
+        cc: list[str],
+        bcc: list[str],
+        subject: str,
+        in_reply_to: str | None = None,
+        references: list[str] | None = None,
+        thread_id: str | None = None,
+    ) -> dict[str, Any]:
+        body_text = self._text(body.get("body_text"), "body_text")
+        body_html = self._text(body.get("body_html"), "body_html")
+        if body_text is None and body_html is None:
+            raise InvalidRequest("send body_text, body_html or both", field="body_text")
+        reply_to = validation.address_list(body.get("reply_to"), "reply_to", most=10)
+        headers = self._headers(body.get("headers"))
+        attachments = self._attachments(body.get("attachments"))
+        labels = validation.string_set(body.get("labels", []), "labels")
+        track_opens = validation.boolean(body.get("track_opens", False), "track_opens")
+        track_clicks = validation.boolean(body.get("track_clicks", False), "track_clicks")
+        message_id = new_message_id(inbox["domain"])
+        raw = build_message(
+            from_address=inbox["address"],
+            from_name=inbox["display_name"],
+            to=to,
+            cc=cc,
+            subject=subject,
+            body_text=body_text,
+            body_html=body_html,
+            message_id=message_id,
+            date=self._clock.now(account.id),
+            reply_to=reply_to,
+            in_reply_to=in_reply_to,
+            references=references,
+            headers=headers,
+            attachments=attachments,
+        )
+        if len(raw) > self._config.max_message_size:
+            raise PayloadTooLarge(
+                f"message is {len(raw)} bytes; the limit is {self._config.max_message_size}"
+            )
+        content = MailContent(
+            from_address=inbox["address"],
+            from_name=inbox["display_name"],
+            subject=subject,
+            to_addresses=to,
+            cc_addresses=cc,
+            reply_to=reply_to,
+            body_text=body_text,
+            body_html=body_html,
+            message_id_header=message_id,
+            in_reply_to=in_reply_to,
+            references=references or [],
+            attachments=attachments,
+        )
+        return self._dispatch(
+            account,
+            inbox["id"],
+            content,
+            raw,
+            [*to, *cc, *bcc],
+            bcc=bcc,
+            labels=labels,
+            thread_id=thread_id,
+            track_opens=track_opens,
+            track_clicks=track_clicks,
+        )
+
+    def _dispatch(
+        self,
+        account: Account,
+        inbox_id: str,
+        content: MailContent,
+        raw: bytes,
+        recipients: list[str],
+        *,
+        bcc: list[str],
+        labels: list[str] | None = None,
+        thread_id: str | None = None,
+        track_opens: bool = False,
+        track_clicks: bool = False,
+    ) -> dict[str, Any]:
+        """Count the send, store the sender's copy, deliver or capture each recipient."""
+        recipients = list(dict.fromkeys(a.lower() for a in recipients))
+        touched: list[str] = [inbox_id]
+        with self._store.write() as db:
+            conn = db.conn
+            inbox = self._inboxes.get(account, inbox_id)  # fresh, inside the transaction
+            check_can_send(inbox)
+            self._count_send(conn, account, inbox)
+            raw_id = self._messages.store_raw(conn, raw)
+            sent = self._messages.insert(
+                conn,
+                account_id=account.id,
+                inbox_id=inbox_id,
+                direction="outbound",
+                status="sent",
+                content=content,
+                raw_id=raw_id,
+                size=len(raw),
+                bcc=bcc,
+                labels=labels,
+                thread_id=thread_id,
+                track_opens=track_opens,
+                track_clicks=track_clicks,
+            )
+            status, external = "sent", []
+            for address in recipients:
+                outcome = self._route(conn, address, content, raw_id, len(raw), touched)
+                if outcome == "external":
+                    external.append(address)
+                elif _STATUS_RANK[outcome] > _STATUS_RANK[status]:
+                    status = outcome
+            if external:
+                conn.execute(
+                    "INSERT INTO captured (id, account_id, inbox_id, message_id, mail_from, "
+                    "recipients, raw_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        new_id("out"),
+                        account.id,
+                        inbox_id,
+                        sent["id"],
+                        inbox["address"],
+                        _json(external),
+                        raw_id,
+                        sent["created_at"],
+                    ],
+                )
+            if status != "sent":
+                self._messages.set_status(conn, sent["id"], status)
+                sent["status"] = status
+        self._messages.published(touched)
+        metrics.count("messages_sent", inbox_id=inbox_id)
+        metrics.count_each("messages_received", touched[1:])  # deliveries to sandbox inboxes
+        return sent
+
+    def _route(
+        self,
+        conn: sqlite3.Connection,
+        address: str,
+        content: MailContent,
+        raw_id: int,
+        size: int,
+        touched: list[str],
+    ) -> str:
+        """Deliver to one recipient; returns ``delivered``, ``bounced``, ``complained`` or
+        ``external`` (captured, never leaves the machine)."""
+        local, _, domain = address.rpartition("@")
+        if domain == self._simulator_domain:
+            return SIMULATED.get(local, "bounced")
+        inbox = self._inboxes.find_by_address(address)
+        if inbox is None:
+            return "bounced" if domain == self._config.shared_domain else "external"
+        if refusal_of(inbox, address):
+            return "bounced"
+        self._messages.insert(
+            conn,
+            account_id=inbox["account_id"],
+            inbox_id=inbox["id"],
+            direction="inbound",
+            status="received",
+            content=content,
+            raw_id=raw_id,
+            size=size,
+        )
+        touched.append(inbox["id"])
+        return "delivered"
+
+    def _count_send(
+        self, conn: sqlite3.Connection, account: Account, inbox: dict[str, Any]
+    ) -> None:
+        now = self._clock.now(account.id)
+        day = utc_day(now)
+        found = conn.execute(
+            "SELECT count FROM send_counts WHERE inbox_id = ? AND day = ?", [inbox["id"], day]
+        ).fetchone()
+        if found and found[0] >= inbox["daily_send_limit"]:
+            raise RateLimited(
+                f"inbox {inbox['address']} reached its daily send limit of "
+                f"{inbox['daily_send_limit']}; it resets at 00:00 UTC",
+                code="daily_send_limit_exceeded",
+                retry_after=seconds_to_midnight(now),
+                details={"daily_send_limit": inbox["daily_send_limit"], "sends_today": found[0]},
+            )
+        conn.execute(
+            "INSERT INTO send_counts (inbox_id, day, count) VALUES (?, ?, 1) "
+            "ON CONFLICT (inbox_id, day) DO UPDATE SET count = count + 1",
+            [inbox["id"], day],
+        )
+
+    # -- field checks ----------------------------------------------------------------------------
+    @staticmethod
+    def _subject(value: Any) -> str:
+        if value is None:
+            return ""
+        return validation.string(value, "subject", max_length=998, allow_empty=True)
+
+    @staticmethod
+    def _text(value: Any, field: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InvalidRequest(
+                f"{field} must be a string, got {validation.type_name(value)}", field=field
+            )
+        return value
+
+    @staticmethod
+    def _headers(value: Any) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise InvalidRequest(
+                "headers must be an object of header names to values", field="headers"
+            )
+        headers: dict[str, str] = {}
+        for name, text in value.items():
+            if not _HEADER_NAME.match(name):
+                raise InvalidRequest(
+                    f"headers: {validation.short_repr(name)} is not a valid header name",
+                    field="headers",
+                )
+            if name.lower() in _RESERVED_HEADERS:
+                raise InvalidRequest(
+                    f"headers: {name} is set by the sandbox; use the message fields instead",
+                    field="headers",
+                )
+            headers[name] = validation.string(
+                text, f"headers.{name}", max_length=998, allow_empty=True
+            )
+        return headers
+
+    @staticmethod
+    def _attachments(value: Any) -> list[Attachment]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise InvalidRequest("attachments must be a list", field="attachments")
+        found = []
+        for index, item in enumerate(value):
+            where = f"attachments[{index}]"
+            if not isinstance(item, dict):
+                raise InvalidRequest(f"{where} must be an object", field=where)
+            validation.check_fields(
+                item, ("filename", "content_type", "content"), required=("filename", "content")
+            )
+            filename = validation.string(item["filename"], f"{where}.filename")
+            guessed = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            content_type = validation.string(
+                item.get("content_type") or guessed, f"{where}.content_type", max_length=127
+            ).lower()
+            if "/" not in content_type:
+                raise InvalidRequest(
+                    f"{where}.content_type must look like type/subtype", field=where
+                )
+            found.append(
+                Attachment(
+                    filename=filename,
+                    content_type=content_type,
+                    content=_b64(item["content"], f"{where}.content"),
+                )
+            )
+        return found
+
+
+def _b64(value: Any, field: str) -> bytes:
+    text = validation.string(value, field, max_length=10**9, allow_empty=True)
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"{field} is not valid base64", field=field) from None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value)

@@ -89,9 +89,21 @@ class Inboxes:
             [day, *ids],
         )
         sends = {r["inbox_id"]: r["count"] for r in found}
+        messages = self._counts("messages", marks, ids)
+        threads = self._counts("threads", marks, ids)
         for row in rows:
             row["sends_today"] = sends.get(row["id"], 0)
+            row["message_count"] = messages.get(row["id"], 0)
+            row["thread_count"] = threads.get(row["id"], 0)
         return rows
+
+    def _counts(self, table: str, marks: str, ids: list[str]) -> dict[str, int]:
+        found = self._store.rows(
+            f"SELECT inbox_id, count(*) AS n FROM {table} WHERE inbox_id IN ({marks}) "
+            "GROUP BY inbox_id",
+            ids,
+        )
+        return {r["inbox_id"]: r["n"] for r in found}
 
     # -- writes ----------------------------------------------------------------------------
     def create(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:

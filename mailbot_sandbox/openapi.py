@@ -122,6 +122,118 @@ SCHEMAS: dict[str, _S] = {
         },
         ("records",),
     ),
+    "Attachment": _obj({"id": STR, "filename": STR, "content_type": STR, "size": INT}),
+    "Message": _obj(
+        {
+            "id": STR,
+            "inbox_id": STR,
+            "thread_id": STR,
+            "message_id_header": STR,
+            "from_address": STR,
+            "from_name": {"type": ["string", "null"]},
+            "to_addresses": STRS,
+            "cc_addresses": STRS,
+            "bcc_addresses": STRS,
+            "reply_to": STRS,
+            "subject": STR,
+            "body_text": {"type": ["string", "null"]},
+            "body_html": {"type": ["string", "null"]},
+            "direction": {"enum": ["inbound", "outbound"]},
+            "status": {"enum": ["sent", "delivered", "bounced", "complained", "received"]},
+            "in_reply_to": {"type": ["string", "null"]},
+            "references": STRS,
+            "labels": STRS,
+            "attachments": {"type": "array", "items": _ref("Attachment")},
+            "size": INT,
+            "created_at": TIME,
+        }
+    ),
+    "AddressOrList": {"oneOf": [STR, STRS]},
+    "Send": _obj(
+        {
+            "to": _ref("AddressOrList"),
+            "cc": _ref("AddressOrList"),
+            "bcc": _ref("AddressOrList"),
+            "subject": STR,
+            "body_text": STR,
+            "body_html": STR,
+            "reply_to": _ref("AddressOrList"),
+            "headers": {"type": "object", "additionalProperties": STR},
+            "attachments": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "filename": STR,
+                        "content_type": STR,
+                        "content": {"type": "string", "contentEncoding": "base64"},
+                    },
+                    ("filename", "content"),
+                ),
+            },
+            "labels": STRS,
+            "track_opens": BOOL,
+            "track_clicks": BOOL,
+        },
+        ("to",),
+    ),
+    "SendWithInbox": {"allOf": [_ref("Send"), _obj({"inbox_id": STR}, ("inbox_id",))]},
+    "Reply": _obj(
+        {
+            "body_text": STR,
+            "body_html": STR,
+            "cc": _ref("AddressOrList"),
+            "bcc": _ref("AddressOrList"),
+            "reply_all": BOOL,
+            "labels": STRS,
+            "headers": {"type": "object"},
+            "attachments": {"type": "array"},
+            "track_opens": BOOL,
+            "track_clicks": BOOL,
+        }
+    ),
+    "Search": _obj({"query": STR, "limit": {"type": "integer", "minimum": 1, "maximum": 100}}),
+    "Labels": _obj({"labels": STRS}, ("labels",)),
+    "Thread": _obj(
+        {
+            "id": STR,
+            "inbox_id": STR,
+            "subject": STR,
+            "last_message_at": TIME,
+            "message_count": INT,
+            "labels": STRS,
+            "participants": STRS,
+            "created_at": TIME,
+            "messages": {"type": "array", "items": _ref("Message")},
+        }
+    ),
+    "Inject": _obj(
+        {
+            "raw": STR,
+            "raw_base64": STR,
+            "from": STR,
+            "to": STR,
+            "subject": STR,
+            "body_text": STR,
+            "body_html": STR,
+            "headers": {"type": "object"},
+        }
+    ),
+    "Captured": _obj(
+        {
+            "id": STR,
+            "inbox_id": STR,
+            "message_id": STR,
+            "mail_from": STR,
+            "recipients": STRS,
+            "to_addresses": STRS,
+            "cc_addresses": STRS,
+            "subject": STR,
+            "body_text": {"type": ["string", "null"]},
+            "body_html": {"type": ["string", "null"]},
+            "size": INT,
+            "created_at": TIME,
+        }
+    ),
     "StatusSet": _obj({"status": {"enum": ["active", "disabled", "suspended"]}}, ("status",)),
 }
 
@@ -146,6 +258,79 @@ ROUTES: dict[str, tuple[str, str | None, str | None, str]] = {
         "Domain",
         "one",
     ),
+    "POST /v1/inboxes/{inbox_id}/messages": ("Send a message", "Send", "Message", "one"),
+    "POST /v1/messages/send": (
+        "Send a message (inbox_id in the body)",
+        "SendWithInbox",
+        "Message",
+        "one",
+    ),
+    "GET /v1/inboxes/{inbox_id}/messages": (
+        "List messages (filters: direction, thread_id, label, from_address, after, before)",
+        None,
+        "Message",
+        "list",
+    ),
+    "GET /v1/inboxes/{inbox_id}/messages/wait": (
+        "Wait for a message (direction, from_address, subject_contains, timeout_ms, after)",
+        None,
+        "Message",
+        "one",
+    ),
+    "POST /v1/inboxes/{inbox_id}/messages/search": ("Search an inbox", "Search", "Message", "list"),
+    "GET /v1/inboxes/{inbox_id}/messages/{message_id}": ("Get a message", None, "Message", "one"),
+    "GET /v1/inboxes/{inbox_id}/messages/{message_id}/raw": (
+        "The RFC 822 bytes",
+        None,
+        None,
+        "raw",
+    ),
+    "GET /v1/inboxes/{inbox_id}/messages/{message_id}/attachments/{attachment_id}": (
+        "An attachment's bytes",
+        None,
+        None,
+        "raw",
+    ),
+    "PUT /v1/inboxes/{inbox_id}/messages/{message_id}/labels": (
+        "Replace a message's labels",
+        "Labels",
+        "Message",
+        "one",
+    ),
+    "POST /v1/inboxes/{inbox_id}/messages/{message_id}/reply": (
+        "Reply to a message",
+        "Reply",
+        "Message",
+        "one",
+    ),
+    "POST /v1/messages/{message_id}/reply": (
+        "Reply to a message (any inbox)",
+        "Reply",
+        "Message",
+        "one",
+    ),
+    "GET /v1/inboxes/{inbox_id}/threads": ("List threads", None, "Thread", "list"),
+    "GET /v1/inboxes/{inbox_id}/threads/{thread_id}": (
+        "Get a thread with its messages",
+        None,
+        "Thread",
+        "one",
+    ),
+    "POST /sandbox/v1/inboxes/{inbox_id}/messages": (
+        "Inject an inbound message",
+        "Inject",
+        "Message",
+        "one",
+    ),
+    "GET /sandbox/v1/outbox": (
+        "Captured external mail (filters: to, inbox_id)",
+        None,
+        "Captured",
+        "list",
+    ),
+    "GET /sandbox/v1/outbox/{captured_id}": ("One captured message", None, "Captured", "one"),
+    "GET /sandbox/v1/outbox/{captured_id}/raw": ("A captured message's bytes", None, None, "raw"),
+    "POST /sandbox/v1/reset": ("Erase everything of this account", None, None, "one"),
     "GET /sandbox/v1/clock": ("This account's clock", None, "Clock", "one"),
     "POST /sandbox/v1/clock": ("Move this account's clock", "ClockSet", "Clock", "one"),
     "GET /sandbox/v1/dns": ("DNS records published for strict verification", None, None, "one"),
@@ -172,11 +357,8 @@ def _operation(key: str) -> _S:
         body = _obj({"data": item or {}})
     else:
         body = {"type": "object"}
-    ok = (
-        "201"
-        if method == "POST" and summary.split()[0] in ("Create", "Register", "Publish")
-        else "200"
-    )
+    created = ("Create", "Register", "Publish", "Send", "Reply", "Inject")
+    ok = "201" if method == "POST" and summary.split()[0] in created else "200"
     operation: _S = {
         "summary": summary,
         "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}".replace("{", "")

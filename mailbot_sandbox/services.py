@@ -12,7 +12,11 @@ from mailbot_sandbox.config import Config
 from mailbot_sandbox.delivery import Delivery
 from mailbot_sandbox.domains import Domains
 from mailbot_sandbox.inboxes import Inboxes
+from mailbot_sandbox.messages import Messages
+from mailbot_sandbox.notify import Notifier
+from mailbot_sandbox.outbox import Outbox
 from mailbot_sandbox.store import Store
+from mailbot_sandbox.threads import Threads
 
 
 class Services:
@@ -25,10 +29,15 @@ class Services:
         self.accounts = Accounts(self.store, config.api_keys)
         self.domains = Domains(self.store, self.clock, config)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
-        self.delivery = Delivery(self.inboxes)
+        self.notifier = Notifier()
+        self.threads = Threads(self.store)
+        self.messages = Messages(self.store, self.clock, self.inboxes, self.threads, self.notifier)
+        self.outbox = Outbox(self.store)
+        self.delivery = Delivery(self.store, self.clock, config, self.inboxes, self.messages)
 
     def shutdown(self) -> None:
         """Release anything waiting on the services (long-polls) before the servers stop."""
+        self.notifier.close()
 
     def close(self) -> None:
         self.store.close()

@@ -9,21 +9,80 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox import metrics, validation
+from mailbot_sandbox.accounts import Account
+from mailbot_sandbox.delivery import check_can_send
+from mailbot_sandbox.errors import ApiError, ConfigError, Forbidden
 from mailbot_sandbox.services import Services
 
 log = logging.getLogger("mailbot_sandbox.smtp")
 
 
+@dataclass(frozen=True)
+class Submitter:
+    """Who authenticated an SMTP session: an inbox, by its address and its account's key."""
+
+    account: Account
+    inbox_id: str
+    address: str
+
+
 class MailHandler:
-    """aiosmtpd handler: refuses each recipient with the right code, stores on DATA."""
+    """aiosmtpd handler.
+
+    Without AUTH the session delivers to sandbox inboxes: each recipient is accepted or refused
+    at RCPT with the contract's code. After AUTH (user = an inbox address, password = its
+    account's API key) the session sends *from* that inbox, under the same rules as the API.
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        invalid = AuthResult(
+            success=False,
+            handled=False,
+            message="535 5.7.8 user must be an inbox address and password "
+            "the API key of its account",
+        )
+        if not isinstance(auth_data, LoginPassword):
+            return invalid
+        address = auth_data.login.decode("utf-8", "replace").strip().lower()
+        key = auth_data.password.decode("utf-8", "replace").strip()
+        try:
+            account = self.services.accounts.for_key(key)
+        except ApiError:
+            return invalid
+        inbox = self.services.inboxes.find_by_address(address)
+        if inbox is None or inbox["account_id"] != account.id:
+            return invalid
+        return AuthResult(success=True, auth_data=Submitter(account, inbox["id"], address))
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        submitter = session.auth_data
+        if isinstance(submitter, Submitter):
+            try:
+                check_can_send(self.services.inboxes.get(submitter.account, submitter.inbox_id))
+            except Forbidden as exc:
+                code = "5.2.1" if exc.code.startswith("inbox_") else "5.7.1"
+                return f"550 {code} {exc.message}"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(
         self,
@@ -33,18 +92,36 @@ class MailHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        refusal = self.services.delivery.refuse_recipient(address)
-        if refusal:
-            return refusal
+        if isinstance(session.auth_data, Submitter):
+            try:
+                validation.email_address(address, "recipient")
+            except ApiError:
+                return f"553 5.1.3 <{address}>: not a valid address"
+        else:
+            refusal = self.services.delivery.refuse_recipient(address)
+            if refusal:
+                return refusal
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        submitter = session.auth_data
+        if isinstance(submitter, Submitter):
+            return self.services.delivery.submit_smtp(
+                submitter.account, submitter.inbox_id, list(envelope.rcpt_tos), raw
+            )
         return self.services.delivery.receive_smtp(
-            mail_from=envelope.mail_from or "",
-            recipients=list(envelope.rcpt_tos),
-            raw=envelope.original_content or b"",
+            mail_from=envelope.mail_from or "", recipients=list(envelope.rcpt_tos), raw=raw
         )
+
+
+class TolerantSMTP(SMTP):
+    """aiosmtpd's server with room for real-world mail: RFC 5321 caps lines at 1,000 bytes,
+    but senders with 100 KB headers exist, and a test sink must store what they send."""
+
+    line_length_limit = 1024 * 1024
 
 
 class SmtpServer:
@@ -61,14 +138,18 @@ class SmtpServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
 
-    def _factory(self) -> SMTP:
-        return SMTP(
-            MailHandler(self.services),
+    def _factory(self) -> TolerantSMTP:
+        metrics.count("smtp_sessions")  # asyncio calls this once per accepted connection
+        handler = MailHandler(self.services)
+        return TolerantSMTP(
+            handler,
             hostname="mailbot-sandbox",  # given, so aiosmtpd makes no reverse-DNS look-up
             data_size_limit=self.services.config.max_message_size,
             enable_SMTPUTF8=True,
             decode_data=False,
             ident="mailbot-sandbox ESMTP",
+            authenticator=handler.authenticate,
+            auth_require_tls=False,  # local sink: there is no TLS to require
         )
 
     def start(self) -> None:

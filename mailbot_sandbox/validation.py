@@ -146,3 +146,62 @@ def type_name(value: Any) -> str:
 def short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+_ADDR_SPECIALS = set(' \t\r\n@<>()[],;:"\\')
+
+
+def email_address(value: Any, field: str) -> str:
+    """An address (``a@b.example`` or ``Name <a@b.example>``) reduced to its addr-spec.
+
+    The local part may be UTF-8 (SMTPUTF8); the domain must be a valid host name, also as IDN.
+    """
+    from email.utils import parseaddr
+
+    text = string(value, field, max_length=320)
+    _, address = parseaddr(text)
+    address = address or text.strip()
+    local, at, domain = address.rpartition("@")
+    if (
+        not at
+        or not local
+        or len(local) > 64
+        or any(ch in _ADDR_SPECIALS for ch in local)
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+        or not _idna_ok(domain)
+    ):
+        raise InvalidRequest(
+            f"{field}: {short_repr(value)} is not a valid email address", field=field
+        )
+    return f"{local}@{domain.lower()}"
+
+
+def _idna_ok(domain: str) -> bool:
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return is_valid_domain(ascii_domain)
+
+
+def address_list(value: Any, field: str, *, required: bool = False, most: int = 100) -> list[str]:
+    """One address or a list of them, each validated; duplicates dropped."""
+    if value is None:
+        if required:
+            raise InvalidRequest(f"{field} is required", field=field)
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise InvalidRequest(f"{field} must be an address or a list of addresses", field=field)
+    if required and not items:
+        raise InvalidRequest(f"{field} must name at least one address", field=field)
+    if len(items) > most:
+        raise InvalidRequest(f"{field} may hold at most {most} addresses", field=field)
+    found: list[str] = []
+    for index, item in enumerate(items):
+        address = email_address(item, f"{field}[{index}]" if len(items) > 1 else field)
+        if address.lower() not in (a.lower() for a in found):
+            found.append(address)
+    return found

@@ -79,3 +79,25 @@ def make_api(sandbox: Sandbox) -> Iterator[Callable[..., Api]]:
 def api(make_api: Callable[..., Api]) -> Api:
     """A client for a brand-new account: nothing another test made is visible to it."""
     return make_api()
+
+
+def send(api: Api, inbox: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Send through the API and return the sender's copy; fails the test on any error."""
+    fields.setdefault("subject", "Hello")
+    fields.setdefault("body_text", "Hi there")
+    response = api.post(f"/v1/inboxes/{inbox['id']}/messages", json=fields)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def smtp_message(sender: str, to: list[str], subject: str = "Hello", body: str = "Hi") -> bytes:
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="client.example")
+    message.set_content(body)
+    return message.as_bytes()

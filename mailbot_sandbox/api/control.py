@@ -7,9 +7,20 @@ from typing import Any
 from flask import Blueprint, Response
 
 from mailbot_sandbox import validation
-from mailbot_sandbox.api.common import account, authenticate, json_body, services, single
+from mailbot_sandbox.api.common import (
+    account,
+    arg,
+    authenticate,
+    json_body,
+    listing,
+    page_args,
+    services,
+    single,
+)
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import format_time, parse_time
+from mailbot_sandbox.maintenance import reset_account
+from mailbot_sandbox.outbox import outbox_json
 from mailbot_sandbox.serializers import inbox_json
 
 bp = Blueprint("control", __name__, url_prefix="/sandbox/v1")
@@ -101,3 +112,39 @@ def set_inbox_status(inbox_id: str) -> Response:
     body = json_body()
     validation.check_fields(body, ("status",), required=("status",))
     return single(inbox_json(services().inboxes.set_status(account(), inbox_id, body["status"])))
+
+
+@bp.post("/inboxes/<inbox_id>/messages")
+def inject_message(inbox_id: str) -> Response:
+    """Deliver a message into an inbox as if it arrived over SMTP: ``raw`` (RFC 822 text),
+    ``raw_base64``, or ``from``/``subject``/``body_text``/``body_html``/``headers``."""
+    from mailbot_sandbox.api.messages import one
+
+    return one(services().delivery.inject(account(), inbox_id, json_body()), 201)
+
+
+@bp.get("/outbox")
+def list_outbox() -> Response:
+    """Mail sent to addresses outside the sandbox (captured; it never leaves the machine)."""
+    page, limit = page_args()
+    rows, total = services().outbox.list_page(
+        account(), page=page, limit=limit, to=arg("to"), inbox_id=arg("inbox_id")
+    )
+    return listing([outbox_json(r) for r in rows], total, page, limit)
+
+
+@bp.get("/outbox/<captured_id>")
+def get_outbox(captured_id: str) -> Response:
+    return single(outbox_json(services().outbox.get(account(), captured_id)))
+
+
+@bp.get("/outbox/<captured_id>/raw")
+def raw_outbox(captured_id: str) -> Response:
+    return Response(services().outbox.raw(account(), captured_id), mimetype="message/rfc822")
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """Erase everything of this account: inboxes, mail, domains, DNS records."""
+    json_body()
+    return single({"deleted": reset_account(services().store, account())})

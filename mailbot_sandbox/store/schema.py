@@ -86,8 +86,62 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.table("dns_records").create_index(["account_id", "name"])
 
 
+def _mail(db: sqlite_utils.Database) -> None:
+    # Plain SQL here: FTS5 and AUTOINCREMENT read best as the DDL they are.
+    db.executescript(
+        """
+        CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+        CREATE TABLE threads (
+            id TEXT PRIMARY KEY, account_id TEXT NOT NULL,
+            inbox_id TEXT NOT NULL REFERENCES inboxes(id),
+            subject TEXT NOT NULL, normalized_subject TEXT NOT NULL,
+            participants TEXT NOT NULL, message_count INTEGER NOT NULL,
+            created_at TEXT NOT NULL, last_message_at TEXT NOT NULL
+        );
+        CREATE INDEX threads_inbox_last ON threads(inbox_id, last_message_at);
+        CREATE INDEX threads_inbox_subject
+            ON threads(inbox_id, normalized_subject, last_message_at);
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+            account_id TEXT NOT NULL, inbox_id TEXT NOT NULL REFERENCES inboxes(id),
+            thread_id TEXT NOT NULL REFERENCES threads(id),
+            direction TEXT NOT NULL, status TEXT NOT NULL,
+            message_id_header TEXT, in_reply_to TEXT, "references" TEXT NOT NULL,
+            from_address TEXT NOT NULL, from_name TEXT,
+            to_addresses TEXT NOT NULL, cc_addresses TEXT NOT NULL, bcc_addresses TEXT NOT NULL,
+            reply_to TEXT NOT NULL, subject TEXT NOT NULL, body_text TEXT, body_html TEXT,
+            labels TEXT NOT NULL, size INTEGER NOT NULL, has_attachments INTEGER NOT NULL,
+            raw_id INTEGER NOT NULL REFERENCES blobs(id),
+            track_opens INTEGER NOT NULL DEFAULT 0, track_clicks INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_inbox_seq ON messages(inbox_id, seq);
+        CREATE INDEX messages_inbox_header ON messages(inbox_id, message_id_header);
+        CREATE INDEX messages_thread ON messages(thread_id, seq);
+        CREATE INDEX messages_account ON messages(account_id, seq);
+        CREATE TABLE attachments (
+            id TEXT PRIMARY KEY,
+            message_seq INTEGER NOT NULL REFERENCES messages(seq) ON DELETE CASCADE,
+            filename TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL,
+            content_id TEXT, inline INTEGER NOT NULL, content BLOB NOT NULL
+        );
+        CREATE INDEX attachments_message ON attachments(message_seq);
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            subject, body, from_text, to_text, tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TABLE captured (
+            id TEXT PRIMARY KEY, account_id TEXT NOT NULL, inbox_id TEXT NOT NULL,
+            message_id TEXT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL,
+            raw_id INTEGER NOT NULL REFERENCES blobs(id), created_at TEXT NOT NULL
+        );
+        CREATE INDEX captured_account ON captured(account_id, created_at);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
+    ("0002_mail", _mail),
 ]
 
 

@@ -1,0 +1,546 @@
+"""MIME in and out: parse every received message, build every outgoing one.
+
+Parsing uses the ``compat32`` policy because it is several times faster than
+``policy.default`` and never raises on malformed input; headers are decoded here
+(8-bit bytes, RFC 2047 encoded-words, lying charsets) so that one bad header or part
+never costs the others.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import contextlib
+import mimetypes
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
+from html.parser import HTMLParser
+
+
+@dataclass
+class Attachment:
+    """One attachment (or inline part) of a message, payload already decoded."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str | None = None
+    inline: bool = False
+
+
+@dataclass
+class ParsedMail:
+    """The fields of a received message the sandbox stores and serves."""
+
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    subject: str = ""
+    from_address: str = ""
+    from_name: str | None = None
+    to_addresses: list[str] = field(default_factory=list)
+    cc_addresses: list[str] = field(default_factory=list)
+    reply_to: list[str] = field(default_factory=list)
+    date: datetime | None = None
+    body_text: str | None = None
+    body_html: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+_PARSER = BytesParser(policy=email_policy.compat32)
+# Re-serializes enclosed message/rfc822 parts: wire line endings, no refolding.
+_EMBEDDED_POLICY = email_policy.compat32.clone(linesep="\r\n", max_line_length=None)
+# 7-bit bodies (quoted-printable/base64) unless the addresses force SMTPUTF8 anyway.
+_SMTP_POLICY = email_policy.SMTP.clone(cte_type="7bit")
+_SMTPUTF8_POLICY = email_policy.SMTPUTF8
+_MAX_DEPTH = 40  # deeper MIME trees are abuse, not mail; their inner parts are skipped
+
+# [^?]* (not .*?) keeps matching linear on long headers full of "=?".
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_ADDRESS_SPECIALS = re.compile(r'["():;\\\[\]]')
+_SIMPLE_ADDRESS = re.compile(
+    r"\s*(?:([^<>@]*?)\s*<([^<>\s@]+@[^<>\s@]+)>|([^<>\s@]+@[^<>\s@]+))\s*"
+)
+_HEADER_END = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/]*=*")
+_SPACES = re.compile(r"\s+")
+_REAL_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
+_THREAD_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(r"^\s*re\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_EXTENSIONS = {"message/rfc822": ".eml", "text/plain": ".txt", "application/octet-stream": ".bin"}
+_MANAGED = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "reply-to"}
+_MANAGED |= {"in-reply-to", "references"}
+# Tags that separate words; inline ones (<b>W</b>orld) must not split them.
+_BREAK_TAG = re.compile(
+    r"address|article|aside|blockquote|br|d[dlt]|div|fig\w*|footer|form|h[1-6r]|header|img|li"
+    r"|main|nav|ol|option|p|pre|section|t[dhr]|table|ul"
+)
+
+
+@lru_cache(maxsize=256)
+def _codec_name(charset: str) -> str | None:
+    name = charset.strip().strip("\"'").split("*", 1)[0]  # RFC 2231 may append "*lang"
+    try:
+        return codecs.lookup(name).name
+    except Exception:  # LookupError, or ValueError for names with NULs and the like
+        return None
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    # Declared charset, else utf-8, else cp1252 (what undeclared 8-bit text nearly always
+    # is), else latin-1, which takes every byte.
+    name = _codec_name(charset) if charset else None
+    if name is not None and name not in ("utf-8", "ascii"):
+        try:
+            text = data.decode(name, "replace")
+            if name.startswith("utf"):
+                text.encode("utf-8")  # utf-7 can yield lone surrogates, unstorable anywhere
+            return text
+        except Exception:  # non-text codecs ("base64"), codecs refusing "replace", the above
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if name == "utf-8":
+        text = data.decode("utf-8", "replace")
+        # Keep the declared utf-8 only when some real multi-byte character survived;
+        # otherwise the charset is a lie and the bytes are legacy 8-bit text.
+        if _REAL_NON_ASCII.search(text):
+            return text
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _fix8(value: str) -> str:
+    # compat32 leaves 8-bit header bytes as surrogate escapes; make them real text.
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        raw = value.encode("utf-8", "replace")
+    return _decode_bytes(raw, None)
+
+
+def _b64(data: bytes) -> bytes:
+    # Lenient base64: keep the alphabet, drop a dangling sextet (it holds no byte), re-pad.
+    core = _NOT_BASE64.sub(b"", data)
+    core = core[:-1] if len(core) % 4 == 1 else core
+    return binascii.a2b_base64(core + b"=" * (-len(core) % 4))
+
+
+def _word_bytes(encoding: str, text: str) -> bytes | None:
+    raw = text.encode("utf-8", "replace")
+    if encoding in "qQ":
+        return binascii.a2b_qp(raw, header=True)
+    return _b64(raw) if _BASE64_TEXT.fullmatch(raw) else None
+
+
+def _decode_words(value: str) -> str:
+    # RFC 2047 encoded-words; undecodable ones are kept literally.
+    if "=?" not in value:
+        return value
+    out: list[str] = []
+    pending = bytearray()
+    pending_charset = ""
+    after_word = False
+    pos = 0
+    for match in _ENCODED_WORD.finditer(value):
+        gap = value[pos : match.start()]
+        pos = match.end()
+        data = _word_bytes(match.group(2), match.group(3))
+        charset = match.group(1).lower()
+        # Whitespace between two encoded-words is folding, not text (RFC 2047 6.2).
+        joins = after_word and (not gap or gap.isspace())
+        if data is None or not joins or charset != pending_charset:
+            if pending:
+                out.append(_decode_bytes(bytes(pending), pending_charset))
+                pending.clear()
+            if not joins:
+                out.append(gap)
+        if data is None:
+            out.append(match.group(0))
+            after_word = False
+            continue
+        # Adjacent words in one charset are joined first: a character may span two words.
+        pending += data
+        pending_charset = charset
+        after_word = True
+    if pending:
+        out.append(_decode_bytes(bytes(pending), pending_charset))
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def _unfold(value: str) -> str:
+    # compat32 keeps the folds; every CR/LF left in a parsed header value is one.
+    if "\n" in value or "\r" in value:
+        value = value.replace("\r", "").replace("\n", "")
+    return _fix8(value)
+
+
+def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
+    # getaddresses is slow; plain "a@b, Name <c@d>" lists (most mail) are split here.
+    if _ADDRESS_SPECIALS.search(value):
+        return None
+    pairs = []
+    for item in value.split(","):
+        match = _SIMPLE_ADDRESS.fullmatch(item)
+        if match is None:
+            return None
+        name, bracketed, bare = match.groups()
+        pairs.append((" ".join((name or "").split()), bracketed or bare))
+    return pairs
+
+
+def _addresses(value: str | None) -> list[tuple[str, str]]:
+    """(decoded display name, addr-spec with lowercased domain), groups flattened."""
+    if not value:
+        return []
+    pairs = _simple_addresses(value)
+    if pairs is None:
+        try:
+            pairs = getaddresses([value])
+        except Exception:  # e.g. RecursionError on thousands of nested comments
+            return []
+    out = []
+    for name, addr in pairs:
+        local, at, domain = addr.strip().rpartition("@")
+        if addr.strip():
+            out.append((_decode_words(name).strip(), f"{local}@{domain.lower()}" if at else domain))
+    return out
+
+
+def _msg_ids(value: str | None) -> list[str]:
+    ids = _MSG_ID.findall(value or "")
+    if not ids and value:  # bare ids without brackets still identify the message
+        ids = [f"<{token}>" for token in value.split() if "@" in token and "<" not in token]
+    return ids
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+        if moment.tzinfo is None:  # "-0000" means UTC with the zone unknown
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except Exception:  # ValueError/TypeError on junk, OverflowError on absurd years
+        return None
+
+
+def _fix_part_headers(part: Message) -> None:
+    # Decode 8-bit header bytes in place, before compat32's getters turn them into U+FFFD.
+    items = list(part.raw_items())
+    if all(value.isascii() for _, value in items):
+        return
+    for name in {name for name, _ in items}:
+        del part[name]
+    for name, value in items:  # re-adding in order keeps the header order
+        part[name] = _fix8(value)
+
+
+def _part_header(part: Message, name: str) -> str | None:
+    value = part.get(name)
+    return None if value is None else _unfold(str(value))
+
+
+def _payload_bytes(part: Message) -> bytes:
+    data = part.get_payload(decode=True)  # undoes base64/qp/uuencode, leniently
+    if not isinstance(data, bytes):
+        return b""
+    stated = str(part.get("content-transfer-encoding", "")).lower()
+    if stated != stated.strip():  # compared verbatim there, so "base64 " was left encoded
+        if stated.strip() == "base64":
+            return _b64(data)
+        if stated.strip() == "quoted-printable":
+            return binascii.a2b_qp(data)
+    return data
+
+
+def _embedded_bytes(part: Message) -> bytes:
+    # compat32 parses message/* parts into sub-messages; serialize them back.
+    inner = part.get_payload()
+    if not isinstance(inner, list):
+        return b""
+    cte = (_part_header(part, "content-transfer-encoding") or "").strip().lower()
+    subs = [sub for sub in inner if isinstance(sub, Message)]
+    if cte == "base64" and len(subs) == 1 and not subs[0].keys():
+        # Base64 is not allowed here (RFC 2046 5.2.1) but used; the parser then found no
+        # headers and kept the encoded text as the inner body, so decode that instead.
+        return _b64(str(subs[0].get_payload()).encode("ascii", "surrogateescape"))
+    return b"".join(sub.as_bytes(policy=_EMBEDDED_POLICY) for sub in subs)
+
+
+def _filename(part: Message) -> str | None:
+    # Non-standard but common: raw UTF-8 or encoded-words inside the parameter.
+    name = _CONTROL.sub("", _decode_words(_fix8(part.get_filename() or ""))).strip()
+    return name or None
+
+
+def _attachment(part: Message, filename: str | None, n: int) -> Attachment:
+    ctype = (_part_header(part, "content-type") or "").split(";", 1)[0].strip().lower()
+    if not _MIME_TYPE.fullmatch(ctype):
+        guessed = mimetypes.guess_type(filename)[0] if filename else None
+        ctype = guessed or "application/octet-stream"
+    if part.get_content_maintype() == "message" and part.is_multipart():
+        content = _embedded_bytes(part)
+    else:
+        content = _payload_bytes(part)
+    if not filename:
+        ext = _EXTENSIONS.get(ctype) or mimetypes.guess_extension(ctype) or ""
+        filename = f"attachment-{n}{ext}"
+    cid = (_part_header(part, "content-id") or "").strip().strip("<>").strip() or None
+    disposition = part.get_content_disposition()
+    inline = disposition == "inline" or (disposition is None and cid is not None)
+    return Attachment(filename, ctype, content, cid, inline)
+
+
+def _text(part: Message) -> str:
+    text = _decode_bytes(_payload_bytes(part), part.get_content_charset())
+    return text.replace("\r\n", "\n")
+
+
+def _walk(part: Message, mail: ParsedMail, depth: int) -> None:
+    if depth:
+        _fix_part_headers(part)  # parse_message already did the top level
+    ctype = part.get_content_type()
+    if ctype.startswith("multipart/") and part.is_multipart():
+        if depth < _MAX_DEPTH:
+            for child in part.get_payload():
+                with contextlib.suppress(Exception):  # a broken part must not lose its siblings
+                    _walk(child, mail, depth + 1)  # type: ignore[arg-type]
+        return
+    filename = _filename(part)
+    if ctype.startswith("multipart/"):
+        ctype = "text/plain"  # no usable boundary: the raw body is the best text there is
+    body = part.get_content_disposition() != "attachment" and filename is None
+    if body and ctype == "text/plain" and mail.body_text is None:
+        mail.body_text = _text(part)
+    elif body and ctype == "text/html" and mail.body_html is None:
+        mail.body_html = _text(part)
+    else:
+        mail.attachments.append(_attachment(part, filename, len(mail.attachments) + 1))
+
+
+def _parse(raw: bytes) -> Message:
+    # The feed parser reads bodies line by line, which is half the cost of a plain message.
+    # Single-part messages get their headers parsed alone and their body attached whole,
+    # exactly what the parser would have stored; anything unusual takes the full path.
+    end = _HEADER_END.search(raw)
+    if end is not None and end.start() > 0:
+        msg = _PARSER.parsebytes(raw[: end.end()])
+        if msg.get_payload() == "" and msg.get_content_maintype() not in ("multipart", "message"):
+            msg.set_payload(raw[end.end() :].decode("ascii", "surrogateescape"))
+            return msg
+    return _PARSER.parsebytes(raw)
+
+
+def parse_message(raw: bytes) -> ParsedMail:
+    """Parse a received message; never raises, whatever the bytes.
+
+    :param raw: the message as received (RFC 5322 bytes, any line endings).
+    :returns: the decoded fields; each one that cannot be read is left at its empty value.
+    """
+    mail = ParsedMail()
+    try:
+        msg = _parse(bytes(raw))
+    except Exception:  # the parser is lenient, but recurses once per nested multipart
+        try:
+            msg = _PARSER.parsebytes(bytes(raw), headersonly=True)
+        except Exception:
+            return mail
+    with contextlib.suppress(Exception):
+        _fix_part_headers(msg)
+    first: dict[str, str] = {}
+    for name, value in msg.raw_items():  # raw: compat32's items() may wrap values in Header
+        with contextlib.suppress(Exception):
+            unfolded = _unfold(value)
+            mail.headers.append((name, _decode_words(unfolded).strip()))
+            first.setdefault(name.lower(), unfolded)
+    get = first.get
+    fields: dict[str, Callable[[], object]] = {
+        "subject": lambda: _decode_words(get("subject", "")).strip(),
+        "message_id": lambda: next(iter(_msg_ids(get("message-id"))), None),
+        "in_reply_to": lambda: next(iter(_msg_ids(get("in-reply-to"))), None),
+        "references": lambda: _msg_ids(get("references")),
+        "from_name": lambda: next(iter(_addresses(get("from"))), ("", ""))[0] or None,
+        "from_address": lambda: next(iter(_addresses(get("from"))), ("", ""))[1],
+        "to_addresses": lambda: [addr for _, addr in _addresses(get("to"))],
+        "cc_addresses": lambda: [addr for _, addr in _addresses(get("cc"))],
+        "reply_to": lambda: [addr for _, addr in _addresses(get("reply-to"))],
+        "date": lambda: _date(get("date")),
+    }
+    for attr, extract in fields.items():  # one bad header never costs the others
+        with contextlib.suppress(Exception):
+            setattr(mail, attr, extract())
+    with contextlib.suppress(Exception):
+        _walk(msg, mail, 0)
+    return mail
+
+
+def _address(addr: str, name: str | None = None) -> Address:
+    # username/domain (not addr_spec=) because Address rejects non-ASCII local parts.
+    local, at, domain = addr.strip().rpartition("@")
+    display = " ".join((name or "").splitlines())
+    return Address(display, local, domain) if at else Address(display, domain, "")
+
+
+def build_message(
+    *,
+    from_address: str,
+    from_name: str | None,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    body_text: str | None,
+    body_html: str | None,
+    message_id: str,
+    date: datetime,
+    reply_to: list[str] | None = None,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+    attachments: list[Attachment] | None = None,
+) -> bytes:
+    """Build the RFC 5322 bytes (CRLF line endings) of an outgoing message; Bcc is never written.
+
+    :param from_address: sender addr-spec; ``from_name`` its display name (None for none).
+    :param to: To addresses; ``cc`` Cc addresses; ``reply_to`` Reply-To addresses.
+    :param subject: the subject, encoded as RFC 2047 words when not ASCII.
+    :param body_text: text/plain body; ``body_html`` the text/html one (alternatives if both).
+    :param message_id: the Message-ID with angle brackets; ``date`` the Date (naive = UTC).
+    :param in_reply_to: In-Reply-To msg-id; ``references`` msg-ids for References.
+    :param headers: extra headers, validated by the caller; names this function writes itself
+        (From, To, Subject, Bcc, Content-*, ...) are ignored.
+    :param attachments: files to attach (multipart/mixed).
+    :returns: the message bytes, SMTPUTF8-style when any address is not ASCII.
+    """
+    addresses = [from_address, *to, *cc, *(reply_to or [])]
+    utf8 = not all(addr.isascii() for addr in addresses)
+    msg = EmailMessage(policy=_SMTPUTF8_POLICY if utf8 else _SMTP_POLICY)
+    msg["From"] = _address(from_address, from_name)
+    if to:
+        msg["To"] = [_address(addr) for addr in to]
+    if cc:
+        msg["Cc"] = [_address(addr) for addr in cc]
+    msg["Subject"] = " ".join(subject.splitlines())  # a newline would raise
+    msg["Date"] = date if date.tzinfo is not None else date.replace(tzinfo=UTC)
+    msg["Message-ID"] = message_id
+    if reply_to:
+        msg["Reply-To"] = [_address(addr) for addr in reply_to]
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = " ".join(references)
+    for name, value in (headers or {}).items():
+        key = name.lower()
+        if key not in _MANAGED and not key.startswith("content-"):
+            msg[name] = value
+    msg["MIME-Version"] = "1.0"  # set_content would add it too, but not for empty bodies
+    if body_text is not None:
+        msg.set_content(body_text)
+    if body_html is not None:
+        if body_text is not None:
+            msg.add_alternative(body_html, subtype="html")
+        else:
+            msg.set_content(body_html, subtype="html")
+    for att in attachments or []:
+        ctype = att.content_type.lower()
+        ctype = ctype if _MIME_TYPE.fullmatch(ctype) else "application/octet-stream"
+        cid = f"<{att.content_id}>" if att.content_id else None
+        disposition = "inline" if att.inline else "attachment"
+        maintype, _, subtype = ctype.partition("/")
+        msg.add_attachment(
+            att.content, maintype, subtype, filename=att.filename, cid=cid, disposition=disposition
+        )
+    return msg.as_bytes()
+
+
+def new_message_id(domain: str) -> str:
+    """A fresh Message-ID.
+
+    :param domain: the right-hand side, e.g. the sending domain.
+    :returns: ``<20 random lowercase alphanumerics@domain>``.
+    """
+    local = "".join(secrets.choice(_ALPHABET) for _ in range(20))
+    return f"<{local}@{domain}>"
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = frozenset({"script", "style", "head", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif _BREAK_TAG.fullmatch(tag):
+            self.chunks.append(" ")  # "<p>a</p><p>b</p>" must not index as "ab"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self.skipping = max(self.skipping - 1, 0)
+        elif _BREAK_TAG.fullmatch(tag):
+            self.chunks.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.chunks.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """The visible text of an HTML document, for search indexing; never raises.
+
+    :param html: an HTML document or fragment, however broken.
+    :returns: its text with entities unescaped, script/style dropped, whitespace collapsed.
+    """
+    extractor = _TextExtractor()
+    with contextlib.suppress(Exception):  # keep what was extracted before the parser gave up
+        extractor.feed(html)
+        extractor.close()
+    return _SPACES.sub(" ", "".join(extractor.chunks)).strip()
+
+
+def normalize_subject(subject: str) -> str:
+    """The threading key of a subject.
+
+    :param subject: a decoded subject line.
+    :returns: it without leading Re:/Fwd:/Fw:/Aw: prefixes, whitespace collapsed, casefolded.
+    """
+    while match := _THREAD_PREFIX.match(subject):
+        subject = subject[match.end() :]
+    return _SPACES.sub(" ", subject).strip().casefold()
+
+
+def reply_subject(subject: str) -> str:
+    """The subject of a reply.
+
+    :param subject: the subject replied to.
+    :returns: it with exactly one leading ``Re: `` (other prefixes such as Fwd: are kept).
+    """
+    while match := _REPLY_PREFIX.match(subject):
+        subject = subject[match.end() :]
+    return "Re: " + subject.strip()

@@ -1,0 +1,66 @@
+"""Wake-ups for long-polling waits: a version counter and a condition per inbox.
+
+Writers call :meth:`Notifier.publish` after their transaction commits; a waiter reads the
+version *before* it queries, so a message committed between its query and its wait still
+wakes it. Conditions share one lock but are per inbox, so mail to one inbox never wakes the
+waiters of another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+
+class Notifier:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._versions: dict[str, int] = {}
+        self._conditions: dict[str, tuple[threading.Condition, int]] = {}
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def version(self, inbox_id: str) -> int:
+        with self._lock:
+            return self._versions.get(inbox_id, 0)
+
+    def publish(self, inbox_ids: Iterable[str]) -> None:
+        """Mark new mail in these inboxes and wake their waiters."""
+        with self._lock:
+            for inbox_id in set(inbox_ids):
+                self._versions[inbox_id] = self._versions.get(inbox_id, 0) + 1
+                entry = self._conditions.get(inbox_id)
+                if entry is not None:
+                    entry[0].notify_all()
+
+    def wait(self, inbox_id: str, seen: int, timeout: float) -> bool:
+        """Block until the inbox's version moves past ``seen``; False on timeout or shutdown."""
+        with self._lock:
+            condition, users = self._conditions.get(inbox_id) or (
+                threading.Condition(self._lock),
+                0,
+            )
+            self._conditions[inbox_id] = (condition, users + 1)
+            try:
+                return (
+                    condition.wait_for(
+                        lambda: self._closed or self._versions.get(inbox_id, 0) != seen, timeout
+                    )
+                    and not self._closed
+                )
+            finally:
+                condition, users = self._conditions[inbox_id]
+                if users <= 1:
+                    del self._conditions[inbox_id]
+                else:
+                    self._conditions[inbox_id] = (condition, users - 1)
+
+    def close(self) -> None:
+        """Release every waiter (the server is stopping)."""
+        with self._lock:
+            self._closed = True
+            for condition, _ in self._conditions.values():
+                condition.notify_all()
