@@ -19,7 +19,13 @@ from mailbot_sandbox import metrics, validation
 from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.clock import Clock, seconds_to_midnight, utc_day
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.errors import Forbidden, InvalidRequest, PayloadTooLarge, RateLimited
+from mailbot_sandbox.errors import (
+    AmbiguousAddress,
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    RateLimited,
+)
 from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.inboxes import Inboxes
 from mailbot_sandbox.messages import MailContent, Messages
@@ -116,7 +122,10 @@ class Delivery:
     # -- SMTP --------------------------------------------------------------------------------------
     def refuse_recipient(self, address: str) -> str | None:
         """The SMTP refusal for ``address``, or None when an inbox there takes mail."""
-        return refusal_of(self._inboxes.find_by_address(address), address)
+        try:
+            return refusal_of(self._inboxes.find_by_address(address), address)
+        except AmbiguousAddress as exc:
+            return f"550 5.1.1 {exc}"
 
     def receive_smtp(self, mail_from: str, recipients: list[str], raw: bytes) -> str:
         """Store a received message once per recipient inbox; the SMTP reply to give."""
@@ -127,7 +136,10 @@ class Delivery:
         with self._store.write() as db:
             raw_id = self._messages.store_raw(db.conn, raw)
             for address in recipients:
-                inbox = self._inboxes.find_by_address(address)
+                try:
+                    inbox = self._inboxes.find_by_address(address)
+                except AmbiguousAddress:
+                    continue
                 if inbox is None or refusal_of(inbox, address):
                     continue  # changed since RCPT; the others still get it
                 stored.append(
@@ -387,7 +399,9 @@ class Delivery:
             )
             status, external = "sent", []
             for address in recipients:
-                outcome = self._route(conn, address, content, raw_id, len(raw), touched)
+                outcome = self._route(
+                    conn, account.id, address, content, raw_id, len(raw), touched
+                )
                 if outcome == "external":
                     external.append(address)
                 elif _STATUS_RANK[outcome] > _STATUS_RANK[status]:
@@ -418,6 +432,7 @@ class Delivery:
     def _route(
         self,
         conn: sqlite3.Connection,
+        sender_account_id: str,
         address: str,
         content: MailContent,
         raw_id: int,
@@ -429,7 +444,10 @@ class Delivery:
         local, _, domain = address.rpartition("@")
         if domain == self._simulator_domain:
             return SIMULATED.get(local, "bounced")
-        inbox = self._inboxes.find_by_address(address)
+        try:
+            inbox = self._inboxes.find_by_address(address, account_id=sender_account_id)
+        except AmbiguousAddress:
+            return "bounced"
         if inbox is None:
             return "bounced" if domain == self._config.shared_domain else "external"
         if refusal_of(inbox, address):

@@ -17,6 +17,17 @@ class ConfigError(SandboxError):
     """A start-up setting is wrong; the message names it."""
 
 
+class AmbiguousAddress(SandboxError):
+    """Several accounts hold inboxes at one custom-domain address and nothing says which."""
+
+    def __init__(self, address: str, holders: int) -> None:
+        super().__init__(
+            f"<{address}> is held by {holders} sandbox accounts; send from an inbox of the "
+            "intended account (API or SMTP AUTH) or use a shared-domain address"
+        )
+        self.address = address
+
+
 class ApiError(SandboxError):
     """An error with a place in the API's error envelope."""
 

@@ -10,7 +10,7 @@ from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.clock import Clock, utc_day
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.domains import Domains
-from mailbot_sandbox.errors import Conflict, InvalidRequest, NotFound
+from mailbot_sandbox.errors import AmbiguousAddress, Conflict, InvalidRequest, NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store
 
@@ -48,10 +48,25 @@ class Inboxes:
             raise NotFound(f"inbox {inbox_id!r} not found")
         return self._with_counters(account, [decode(row)])[0]
 
-    def find_by_address(self, address: str) -> dict[str, Any] | None:
-        """Any account's inbox at ``address`` (case-insensitive), as mail routing needs."""
-        row = self._store.row("SELECT * FROM inboxes WHERE address = ?", [address.lower()])
-        return decode(row) if row else None
+    def find_by_address(self, address: str, account_id: str | None = None) -> dict[str, Any] | None:
+        """The inbox mail to ``address`` (case-insensitive) goes to, from any account.
+
+        Shared-domain addresses carry their account and are unique; a custom-domain address
+        may exist once per account: ``account_id`` (the sender's) is preferred, otherwise
+        the single holder is.
+
+        Raises:
+            AmbiguousAddress: several other accounts hold the address.
+        """
+        rows = self._store.rows(
+            "SELECT * FROM inboxes WHERE address = ? LIMIT 50", [address.strip().lower()]
+        )
+        preferred = [r for r in rows if r["account_id"] == account_id]
+        if preferred:
+            return decode(preferred[0])
+        if len(rows) > 1:
+            raise AmbiguousAddress(address, len(rows))
+        return decode(rows[0]) if rows else None
 
     def list_page(
         self,
@@ -142,7 +157,9 @@ class Inboxes:
             "updated_at": now,
         }
         with self._store.write() as db:
-            taken = db.execute("SELECT 1 FROM inboxes WHERE address = ?", [address]).fetchone()
+            taken = db.execute(
+                "SELECT 1 FROM inboxes WHERE account_id = ? AND address = ?", [account.id, address]
+            ).fetchone()
             if taken:
                 raise Conflict(f"address {address} already exists", details={"address": address})
             db.table("inboxes").insert(row)

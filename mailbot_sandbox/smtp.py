@@ -60,7 +60,7 @@ class MailHandler:
             account = self.services.accounts.for_key(key)
         except ApiError:
             return invalid
-        inbox = self.services.inboxes.find_by_address(address)
+        inbox = self.services.inboxes.find_by_address(address, account_id=account.id)
         if inbox is None or inbox["account_id"] != account.id:
             return invalid
         return AuthResult(success=True, auth_data=Submitter(account, inbox["id"], address))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -28,8 +27,7 @@ def test_blog_example_creates_five_inboxes(client: MailBot) -> None:
         "billing": {"permissions": ["send", "receive"], "limit": 200},
         "testing": {"permissions": ["send", "receive", "search"], "limit": 50},
     }
-    # Custom-domain addresses are unique across the sandbox, so each test takes its own domain.
-    domain = f"{uuid.uuid4().hex[:8]}.yourdomain.com"
+    domain = "yourdomain.com"  # the example's own domain: unique per account, not globally
     for name, config in inboxes.items():
         client.inboxes.create(
             username=name,

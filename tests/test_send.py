@@ -263,3 +263,29 @@ def test_oversized_send_is_413(sandbox, make_api) -> None:
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "payload_too_large"
         assert api.get(f"/v1/inboxes/{inbox['id']}").json()["data"]["sends_today"] == 0
+
+
+def test_same_custom_address_in_two_accounts_routes_within_the_senders_account(
+    make_api, sandbox
+) -> None:
+    import smtplib
+
+    alice, bob = make_api(), make_api()
+    domain = "twice.example"
+    a_support = alice.create_inbox(username="support", domain=domain)
+    b_support = bob.create_inbox(username="support", domain=domain)
+    a_app = alice.create_inbox(username="app")
+    send(alice, a_app, to=f"support@{domain}", subject="for alice")
+    assert [
+        m["subject"] for m in alice.get(f"/v1/inboxes/{a_support['id']}/messages").json()["data"]
+    ] == ["for alice"]
+    assert bob.get(f"/v1/inboxes/{b_support['id']}/messages").json()["meta"]["total"] == 0
+    # A third account cannot tell which one is meant: the send bounces.
+    carol = make_api()
+    assert send(carol, carol.create_inbox(), to=f"support@{domain}")["status"] == "bounced"
+    # So does plain SMTP, with a reply that says why.
+    with smtplib.SMTP(sandbox.smtp_host, sandbox.smtp_port, timeout=10) as client:
+        client.ehlo()
+        client.mail("x@example.com")
+        code, text = client.rcpt(f"support@{domain}")
+    assert code == 550 and b"2 sandbox accounts" in text

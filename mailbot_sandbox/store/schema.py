@@ -139,9 +139,22 @@ def _mail(db: sqlite_utils.Database) -> None:
     )
 
 
+def _addresses_per_account(db: sqlite_utils.Database) -> None:
+    # A custom-domain address is unique within its account, not across the sandbox, so that
+    # parallel test sessions (one account each) can all run an app's own fixed addresses.
+    db.executescript(
+        """
+        DROP INDEX IF EXISTS idx_inboxes_address;
+        CREATE UNIQUE INDEX inboxes_account_address ON inboxes(account_id, address);
+        CREATE INDEX inboxes_address ON inboxes(address);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
+    ("0003_addresses_per_account", _addresses_per_account),
 ]
 
 
