@@ -330,6 +330,7 @@ ROUTES: dict[str, tuple[str, str | None, str | None, str]] = {
     ),
     "GET /sandbox/v1/outbox/{captured_id}": ("One captured message", None, "Captured", "one"),
     "GET /sandbox/v1/outbox/{captured_id}/raw": ("A captured message's bytes", None, None, "raw"),
+    "DELETE /sandbox/v1/inboxes/{inbox_id}": ("Erase an inbox and its mail", None, None, "one"),
     "POST /sandbox/v1/reset": ("Erase everything of this account", None, None, "one"),
     "GET /sandbox/v1/clock": ("This account's clock", None, "Clock", "one"),
     "POST /sandbox/v1/clock": ("Move this account's clock", "ClockSet", "Clock", "one"),

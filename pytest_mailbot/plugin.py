@@ -1,14 +1,26 @@
-"""pytest entry point: options and fixtures only; the behaviour lives in mailbot_sandbox."""
+"""pytest entry point: options and fixtures only. The work is done by mailbot_sandbox (the
+server) and by pytest_mailbot.client / handles (what a test holds)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+pytest.register_assert_rewrite("pytest_mailbot.handles")
+
 if TYPE_CHECKING:
-    from mailbot_sandbox.sandbox import Sandbox
+    from pytest_mailbot.client import MailbotClient
+    from pytest_mailbot.handles import Clock, Inbox, Outbox
+
+_INBOXES = pytest.StashKey[list["Inbox"]]()
+_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -16,14 +28,225 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mailbot-url",
         default=None,
-        help="use the sandbox at this URL instead of starting one in-process",
+        metavar="URL",
+        help="use the sandbox at URL (e.g. http://127.0.0.1:8025, a docker container) instead "
+        "of starting one in-process; also MAILBOT_SANDBOX_URL",
+    )
+    group.addoption(
+        "--mailbot-smtp",
+        default=None,
+        metavar="HOST:PORT",
+        help="SMTP address of the sandbox given by --mailbot-url (default: its host, port 1025)",
+    )
+    group.addoption(
+        "--mailbot-api-key",
+        default=None,
+        metavar="KEY",
+        help="API key to use (default: a fresh mb_ key per session and xdist worker, so each "
+        "is an isolated account)",
+    )
+    parser.addini("mailbot_wait_timeout", "default seconds wait_for() waits", default="10")
+    parser.addini(
+        "mailbot_shared_domain", "shared domain of the in-process sandbox", default="mailbot.id"
     )
 
 
-@pytest.fixture(scope="session")
-def mailbot_sandbox() -> Iterator[Sandbox]:
-    """A sandbox started in this process on OS-chosen ports, stopped after the session."""
-    from mailbot_sandbox.sandbox import Sandbox
+@dataclass
+class MailbotSandbox:
+    """The sandbox this session uses, and this session's account on it."""
 
-    with Sandbox() as sandbox:
-        yield sandbox
+    base_url: str
+    smtp_host: str
+    smtp_port: int
+    api_key: str
+    external: bool
+    wait_timeout: float = 10.0
+    _clients: list[MailbotClient] = field(default_factory=list, repr=False)
+    # Inboxes kept because their test failed, by address: a later test may reclaim one.
+    kept: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def api_url(self) -> str:
+        """``base_url`` for ``MailBot(api_key=..., base_url=...)``."""
+        return f"{self.base_url}/v1"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables an app reads to reach this sandbox with this session's account."""
+        return {
+            "MAILBOT_API_KEY": self.api_key,
+            "MAILBOT_BASE_URL": self.api_url,
+            "MAILBOT_SMTP_HOST": self.smtp_host,
+            "MAILBOT_SMTP_PORT": str(self.smtp_port),
+        }
+
+    def client(self) -> MailbotClient:
+        from pytest_mailbot.client import MailbotClient
+
+        made = MailbotClient(self.base_url, self.api_key)
+        self._clients.append(made)
+        return made
+
+    def close(self) -> None:
+        for made in self._clients:
+            made.close()
+
+
+def _external(config: pytest.Config) -> tuple[str, str, int] | None:
+    url = config.getoption("--mailbot-url") or os.environ.get("MAILBOT_SANDBOX_URL")
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    base = url.rstrip("/").removesuffix("/v1")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise pytest.UsageError(f"--mailbot-url must look like http://host:port, got {url!r}")
+    smtp = config.getoption("--mailbot-smtp") or f"{parts.hostname}:1025"
+    host, _, port = smtp.rpartition(":")
+    if not host or not port.isdigit():
+        raise pytest.UsageError(f"--mailbot-smtp must look like host:port, got {smtp!r}")
+    return base, host, int(port)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check ``--mailbot-url`` once, up front: a wrong or dead URL is a usage error."""
+    external = _external(config)
+    if external is None:
+        return
+    import requests
+
+    try:
+        requests.get(f"{external[0]}/health", timeout=5).raise_for_status()
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+        raise pytest.UsageError(f"no mailbot sandbox answers at {external[0]} ({reason})") from None
+
+
+@pytest.fixture(scope="session")
+def mailbot_sandbox(pytestconfig: pytest.Config) -> Iterator[MailbotSandbox]:
+    """The sandbox for this session (one per xdist worker): started in-process on ports the
+    OS picks, or the one given by ``--mailbot-url``. Holds a fresh API key, so this session
+    is an account of its own: nothing another session or worker does is visible to it."""
+    key = pytestconfig.getoption("--mailbot-api-key") or f"mb_pytest_{uuid.uuid4().hex}"
+    timeout = float(pytestconfig.getini("mailbot_wait_timeout"))
+    external = _external(pytestconfig)
+    if external is not None:
+        base, smtp_host, smtp_port = external
+        handle = MailbotSandbox(base, smtp_host, smtp_port, key, True, timeout)
+        yield handle
+        handle.close()
+        return
+    from mailbot_sandbox import Sandbox
+
+    with Sandbox(shared_domain=pytestconfig.getini("mailbot_shared_domain")) as sandbox:
+        handle = MailbotSandbox(
+            sandbox.base_url, sandbox.smtp_host, sandbox.smtp_port, key, False, timeout
+        )
+        yield handle
+        handle.close()
+
+
+@pytest.fixture(scope="session")
+def mailbot(mailbot_sandbox: MailbotSandbox) -> MailbotClient:
+    """A client of this session's account: inboxes, messages, threads, control plane."""
+    return mailbot_sandbox.client()
+
+
+def _username() -> str:
+    from faker import Faker
+
+    global _FAKER
+    if _FAKER is None:
+        _FAKER = Faker()
+        _FAKER.seed_instance(uuid.uuid4().int)
+    name = re.sub(r"[^a-z0-9._-]", "", _FAKER.user_name().lower()).strip(".") or "user"
+    return f"{name[:40]}.{uuid.uuid4().hex[:8]}"
+
+
+_FAKER: Any = None
+
+
+@pytest.fixture
+def mailbot_inbox(
+    request: pytest.FixtureRequest, mailbot: MailbotClient, mailbot_sandbox: MailbotSandbox
+) -> Iterator[Callable[..., Inbox]]:
+    """Make fresh inboxes: ``mailbot_inbox(permissions=["receive"])``. Each gets a unique,
+    readable address unless ``username`` is given. They are disabled after the test; when
+    the test fails they are kept and named in the report so you can look at their mail.
+
+    Keywords: ``username``, ``domain``, ``display_name``, ``permissions``,
+    ``daily_send_limit``, ``labels``.
+    """
+    from pytest_mailbot.client import MailbotApiError
+    from pytest_mailbot.handles import Inbox
+
+    made: list[Inbox] = []
+    request.node.stash[_INBOXES] = made
+
+    def make(username: str | None = None, **fields: Any) -> Inbox:
+        try:
+            data = mailbot.create_inbox(username=username or _username(), **fields)
+        except MailbotApiError as exc:
+            address = exc.details.get("address")
+            if exc.status != 409 or address not in mailbot_sandbox.kept:
+                raise
+            # Kept (and reported) by an earlier failed test: reclaim the address.
+            mailbot.erase_inbox(mailbot_sandbox.kept.pop(address))
+            data = mailbot.create_inbox(username=username, **fields)
+        inbox = Inbox(mailbot, data, default_timeout=mailbot_sandbox.wait_timeout)
+        made.append(inbox)
+        return inbox
+
+    yield make
+    for inbox in made:
+        if request.node.stash.get(_FAILED, False):
+            mailbot_sandbox.kept[inbox.address] = inbox.id
+            continue
+        with contextlib.suppress(MailbotApiError):  # the test may have removed it itself
+            mailbot.erase_inbox(inbox.id)
+
+
+@pytest.fixture
+def inbox(mailbot_inbox: Callable[..., Inbox]) -> Inbox:
+    """One ready inbox with every permission, unique to this test."""
+    return mailbot_inbox()
+
+
+@pytest.fixture
+def mailbot_env(mailbot_sandbox: MailbotSandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Set ``MAILBOT_API_KEY``, ``MAILBOT_BASE_URL``, ``MAILBOT_SMTP_HOST`` and
+    ``MAILBOT_SMTP_PORT`` for this test (restored afterwards); returns them."""
+    for name, value in mailbot_sandbox.env.items():
+        monkeypatch.setenv(name, value)
+    return mailbot_sandbox.env
+
+
+@pytest.fixture
+def mailbot_outbox(mailbot: MailbotClient) -> Outbox:
+    """What this account sent to addresses outside the sandbox (captured, never sent)."""
+    from pytest_mailbot.handles import Outbox
+
+    return Outbox(mailbot)
+
+
+@pytest.fixture
+def mailbot_clock(mailbot: MailbotClient) -> Iterator[Clock]:
+    """Move this account's clock (daily limits, thread windows); put back after the test."""
+    from pytest_mailbot.handles import Clock
+
+    clock = Clock(mailbot)
+    yield clock
+    clock.reset()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        item.stash[_FAILED] = True
+        inboxes = item.stash.get(_INBOXES, [])
+        if inboxes:
+            lines = [f"{i.address}  (kept; its mail: {i.url})" for i in inboxes]
+            report.sections.append(("mailbot inboxes", "\n".join(lines)))
+    return report

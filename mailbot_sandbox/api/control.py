@@ -19,7 +19,7 @@ from mailbot_sandbox.api.common import (
 )
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import format_time, parse_time
-from mailbot_sandbox.maintenance import reset_account
+from mailbot_sandbox.maintenance import erase_inbox, reset_account
 from mailbot_sandbox.outbox import outbox_json
 from mailbot_sandbox.serializers import inbox_json
 
@@ -141,6 +141,14 @@ def get_outbox(captured_id: str) -> Response:
 @bp.get("/outbox/<captured_id>/raw")
 def raw_outbox(captured_id: str) -> Response:
     return Response(services().outbox.raw(account(), captured_id), mimetype="message/rfc822")
+
+
+@bp.delete("/inboxes/<inbox_id>")
+def erase_inbox_route(inbox_id: str) -> Response:
+    """Remove an inbox with all its mail, freeing its address (``DELETE /v1/inboxes/{id}``
+    only disables, as the hosted API does). The pytest plugin cleans up with this."""
+    json_body()
+    return single({"deleted": erase_inbox(services().store, account(), inbox_id)})
 
 
 @bp.post("/reset")

@@ -151,10 +151,21 @@ def _addresses_per_account(db: sqlite_utils.Database) -> None:
     )
 
 
+def _blob_indexes(db: sqlite_utils.Database) -> None:
+    # Erasing and pruning ask "does anything still use this blob?" for each one they drop.
+    db.executescript(
+        """
+        CREATE INDEX messages_raw ON messages(raw_id);
+        CREATE INDEX captured_raw ON captured(raw_id);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
     ("0003_addresses_per_account", _addresses_per_account),
+    ("0004_blob_indexes", _blob_indexes),
 ]
 
 
