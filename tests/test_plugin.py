@@ -32,10 +32,10 @@ def deliver(sandbox, to, subject, body, html=None):
 
 
 def test_a_users_first_test_passes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(helpers=SMTP_HELPER)
+    pytester.makepyfile(mailhelpers=SMTP_HELPER)
     pytester.makepyfile(
-        test_signup="""
-        from helpers import deliver
+        test_inner_signup="""
+        from mailhelpers import deliver
 
         def test_verification_mail(inbox, mailbot_sandbox):
             deliver(mailbot_sandbox, inbox.address, "Verify your email",
@@ -53,10 +53,10 @@ def test_a_users_first_test_passes(pytester: pytest.Pytester) -> None:
 
 
 def test_a_failed_wait_says_what_arrived_and_keeps_the_inbox(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(helpers=SMTP_HELPER)
+    pytester.makepyfile(mailhelpers=SMTP_HELPER)
     pytester.makepyfile(
-        test_fail="""
-        from helpers import deliver
+        test_inner_fail="""
+        from mailhelpers import deliver
 
         def test_waits_for_the_wrong_subject(inbox, mailbot_sandbox):
             deliver(mailbot_sandbox, inbox.address, "Welcome aboard", "hi")
@@ -81,7 +81,7 @@ def test_passing_tests_erase_their_inboxes_failing_ones_keep_them(
     pytester: pytest.Pytester, sandbox: Sandbox, api: Api
 ) -> None:
     pytester.makepyfile(
-        test_cleanup="""
+        test_inner_cleanup="""
         import json, pathlib
 
         def _note(inbox, name):
@@ -107,7 +107,7 @@ def test_passing_tests_erase_their_inboxes_failing_ones_keep_them(
 
 def test_env_fixture_sets_and_restores(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_env="""
+        test_inner_env="""
         import os
 
         def test_set(mailbot_env, mailbot_sandbox):
@@ -125,7 +125,7 @@ def test_env_fixture_sets_and_restores(pytester: pytest.Pytester) -> None:
 
 def test_an_app_using_the_real_sdk(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_sdk_app='''
+        test_inner_sdk_app='''
         import os
         from mailbot import MailBot
 
@@ -165,14 +165,14 @@ def test_{n}(mailbot_inbox):
 """
         for n in range(8)
     )
-    pytester.makepyfile(test_parallel=body)
+    pytester.makepyfile(test_inner_parallel=body)
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
     result.assert_outcomes(passed=8)
 
 
 def test_external_sandbox_and_bad_urls(pytester: pytest.Pytester, sandbox: Sandbox) -> None:
     pytester.makepyfile(
-        test_ext="""
+        test_inner_ext="""
         def test_uses_it(mailbot_sandbox, inbox):
             assert mailbot_sandbox.external
             assert inbox.address.endswith("@mailbot.id")
@@ -200,7 +200,7 @@ def test_a_fixed_address_works_in_every_test_even_after_a_failure(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(
-        test_fixed="""
+        test_inner_fixed="""
         import pytest
 
         @pytest.mark.parametrize("n", range(4))
@@ -216,7 +216,7 @@ def test_a_fixed_address_works_in_every_test_even_after_a_failure(
 
 def test_nothing_is_left_running_after_the_session(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_ports="""
+        test_inner_ports="""
         import json, pathlib
 
         def test_note_ports(mailbot_sandbox, inbox):
@@ -250,7 +250,7 @@ def test_options_are_in_their_own_help_group(pytester: pytest.Pytester) -> None:
 def test_ini_settings_apply(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmailbot_wait_timeout = 0.2\nmailbot_shared_domain = dev.test\n")
     pytester.makepyfile(
-        test_ini="""
+        test_inner_ini="""
         import time, pytest
         from pytest_mailbot.handles import MailTimeout
 
