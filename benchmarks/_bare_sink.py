@@ -1,0 +1,50 @@
+"""A bare aiosmtpd sink that stores nothing: the baseline of ``smtp_ingest.py``.
+
+Same aiosmtpd options as the sandbox's own server (given hostname, no decoding, long lines),
+but a handler whose ``handle_DATA`` only answers ``250 OK``. Prints ``SMTP 127.0.0.1:PORT``
+once listening; stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class NullHandler:
+    """Accepts every message and keeps none of it."""
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return "250 OK"
+
+
+class LongLineSMTP(SMTP):
+    line_length_limit = 1024 * 1024
+
+
+async def main() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: LongLineSMTP(
+            NullHandler(),
+            hostname="bare-sink",
+            data_size_limit=25 * 1024 * 1024,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+        ),
+        host="127.0.0.1",
+        port=0,
+    )
+    print(f"SMTP 127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

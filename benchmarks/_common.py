@@ -1,0 +1,385 @@
+"""Shared pieces of the benchmarks: a sandbox subprocess, an HTTP client, stats and reporting.
+
+Every benchmark is a plain script (``python benchmarks/<name>.py``) that imports this module
+from its own folder. Results are printed as a table; ``--json-out FILE`` also writes them as
+JSON for ``run_all.py``; ``--profile`` records the server with py-spy while the measurement
+runs and prints where its CPU time went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+PYTHON = sys.executable
+HOST = "127.0.0.1"
+
+
+# -- command line ------------------------------------------------------------------------------
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="a few-second smoke run (for CI)")
+    p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON here")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the server with py-spy during the measurement and print its hot spots",
+    )
+    return p
+
+
+# -- the server under test ---------------------------------------------------------------------
+class Server:
+    """``python -m mailbot_sandbox serve`` on free ports, in its own process.
+
+    A subprocess, so the load generator does not share the server's GIL. Stopped with SIGTERM.
+    """
+
+    def __init__(self, db: str | None = None) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if db is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="mailbot-bench-")
+            db = str(Path(self._tmp.name) / "mailbot.db")
+        self.db = db
+        self.proc: subprocess.Popen[str] | None = None
+        self.api_url = ""
+        self.base_url = ""
+        self.smtp_port = 0
+        # Open for the server's whole life, so not a with-block.
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+
+    def start(self) -> Server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+        command = [PYTHON, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
+        command += ["--db", self.db, "--log-level", "warning"]
+        self.proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in self.proc.stdout:
+            if found := re.search(r"API\s+(http://\S+/v1)", line):
+                self.api_url = found.group(1)
+                self.base_url = self.api_url[: -len("/v1")]
+            elif found := re.search(r"SMTP\s+\S+:(\d+)", line):
+                self.smtp_port = int(found.group(1))
+            elif "Press Ctrl+C" in line:
+                break
+            if time.monotonic() > deadline:
+                break
+        if not (self.api_url and self.smtp_port):
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            message = f"sandbox did not start: {self.errors()}"
+            self.stop()
+            raise RuntimeError(message)
+        # Keep draining stdout so the server never blocks on a full pipe.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def errors(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read()[-4000:]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        self._stderr.close()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process (all its threads)."""
+    return time.process_time()
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+class Api:
+    """A keep-alive HTTP client bound to one API key (one sandbox account)."""
+
+    def __init__(self, base_url: str, key: str | None = None) -> None:
+        self.base_url = base_url
+        self.key = key or f"mb_bench_{uuid.uuid4().hex}"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {self.key}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 60)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The ``data`` of a 2xx answer; raises with the body otherwise."""
+        response = self.request(method, path, **kwargs)
+        if response.status_code >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return response.json()["data"]  # type: ignore[no-any-return]
+
+    def create_inbox(self, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("username", f"b{uuid.uuid4().hex[:12]}")
+        return self.ok("POST", "/v1/inboxes", json=fields)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+# -- statistics ------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation between closest ranks."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: list[float]) -> float:
+    return percentile(values, 50)
+
+
+# -- results ---------------------------------------------------------------------------------
+@dataclass
+class Metric:
+    """One reported figure, with its target when it has one."""
+
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    met: bool | None = None
+
+    def shown(self) -> str:
+        if self.unit == "x":
+            return f"{self.value:.2f}"
+        if abs(self.value) >= 100 or self.unit in ("msg/s", "req/s", "rows"):
+            return f"{self.value:,.0f}"
+        return f"{self.value:.1f}"
+
+
+@dataclass
+class Report:
+    """What a benchmark prints and hands to ``run_all.py``."""
+
+    benchmark: str
+    quick: bool
+    metrics: list[Metric] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    load_average: float = field(default_factory=lambda: os.getloadavg()[0])
+
+    def add(
+        self,
+        name: str,
+        value: float,
+        unit: str,
+        *,
+        at_least: float | None = None,
+        at_most: float | None = None,
+    ) -> Metric:
+        target, met = "", None
+        if at_least is not None:
+            target, met = f">= {at_least:g} {unit}", value >= at_least
+        elif at_most is not None:
+            target, met = f"<= {at_most:g} {unit}", value <= at_most
+        metric = Metric(name, value, unit, target, met)
+        self.metrics.append(metric)
+        return metric
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def table(self) -> str:
+        rows = [("metric", "value", "unit", "target", "met")]
+        for m in self.metrics:
+            verdict = "" if m.met is None else ("yes" if m.met else "NO")
+            rows.append((m.name, m.shown(), m.unit, m.target, verdict))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = []
+        for index, row in enumerate(rows):
+            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+            if index == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def emit(self, json_out: str | None) -> None:
+        title = f"{self.benchmark}{' (quick)' if self.quick else ''}"
+        print(f"\n== {title} ==")
+        print(self.table())
+        self.notes.append(
+            f"1-min load average {self.load_average:.1f} at start on {os.cpu_count()} CPUs "
+            "(other work on the machine skews every figure)"
+        )
+        for text in self.notes:
+            print(f"  note: {text}")
+        if json_out:
+            Path(json_out).write_text(json.dumps(asdict(self), indent=2))
+
+
+# -- profiling -------------------------------------------------------------------------------
+@contextmanager
+def profiled(pid: int, name: str, enabled: bool) -> Iterator[None]:
+    """Record ``pid`` with py-spy for the duration of the block; print its hot spots after.
+
+    The raw (collapsed-stack) profile is kept in ``benchmarks/results/<name>.pyspy.txt``.
+    """
+    py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+    if not enabled:
+        yield
+        return
+    if not Path(py_spy).exists():
+        print("  (--profile: py-spy not found; pip install py-spy)")
+        yield
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.pyspy.txt"
+    recorder = subprocess.Popen(
+        [
+            *(py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200"),
+            *("--nonblocking", "--output", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # let it attach
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        try:
+            recorder.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+        if out.exists():
+            print(hot_spots(out))
+
+
+def hot_spots(path: Path, top: int = 25) -> str:
+    """Self and inclusive sample shares of the hottest functions of a py-spy raw profile."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")[1:]  # the first entry is the thread
+        total += count
+        if frames:
+            own[_short(frames[-1])] += count
+        for frame in {_short(f) for f in frames}:
+            inclusive[frame] += count
+    if not total:
+        return "  (profile is empty)"
+    lines = [f"  py-spy: {total} samples of busy server threads ({path.name})", "  self:"]
+    for frame, count in own.most_common(top):
+        lines.append(f"    {100 * count / total:5.1f}%  {frame}")
+    lines.append("  inclusive (mailbot_sandbox and sqlite):")
+    shown = 0
+    for frame, count in inclusive.most_common():
+        if "mailbot_sandbox" in frame or "sqlite" in frame:
+            lines.append(f"    {100 * count / total:5.1f}%  {frame}")
+            shown += 1
+            if shown >= top:
+                break
+    return "\n".join(lines)
+
+
+def _short(frame: str) -> str:
+    """``func (path/to/site-packages/pkg/mod.py:12)`` -> ``func (pkg/mod.py:12)``."""
+    return re.sub(r"\(/[^()]*?/(?:site-packages|lib/python3\.\d+)/", "(", frame)
+
+
+# -- mail --------------------------------------------------------------------------------------
+def build_mail(sender: str, recipient: str, subject: str, body: str) -> bytes:
+    """An RFC 5322 message as a mail client would send it (CRLF line ends)."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+    from email.utils import formatdate, make_msgid
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="bench.example")
+    message.set_content(body)
+    return message.as_bytes(policy=SMTP)
+
+
+def sized_mails(sender: str, recipient: str, count: int, size: int, seed: int = 1) -> list[bytes]:
+    """``count`` distinct messages of about ``size`` bytes each, with Faker subjects and text."""
+    import textwrap
+
+    from faker import Faker
+
+    fake = Faker("en_US")
+    Faker.seed(seed)
+    paragraphs = [textwrap.fill(fake.paragraph(nb_sentences=6), 72) for _ in range(200)]
+    mails = []
+    for index in range(count):
+        subject = fake.sentence(nb_words=7).rstrip(".")
+        parts: list[str] = []
+        length = 450  # the headers
+        step = index
+        while length < size:
+            paragraph = paragraphs[(step * 7919) % len(paragraphs)]
+            parts.append(paragraph)
+            length += len(paragraph) + 2
+            step += 1
+        body = "\n\n".join(parts)
+        raw = build_mail(sender, recipient, subject, body)
+        mails.append(raw)
+    return mails

@@ -1,0 +1,156 @@
+"""API send throughput: inbox A -> inbox B (both sandbox inboxes), keep-alive HTTP clients.
+
+A few client threads, each with its own ``requests.Session`` and its own sender inbox, post
+``POST /v1/inboxes/{A}/messages`` to one recipient inbox B until the round's time is up;
+every answer must be 201 with status ``delivered``. Internal delivery stores the sender's copy
+and B's copy in one transaction.
+
+Target: >= 500 messages/s.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from _common import Api, Report, Server, cpu_seconds, median, own_cpu_seconds, parser, profiled
+
+CLIENTS = 4
+
+
+@dataclass
+class Round:
+    sent: int
+    seconds: float
+    server_cpu: float
+    client_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+
+def bodies(recipient: str, count: int) -> list[dict[str, object]]:
+    """Send requests with varied, realistic subjects and ~1 KB plain-text bodies."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    Faker.seed(7)
+    return [
+        {
+            "to": [recipient],
+            "subject": fake.sentence(nb_words=6).rstrip("."),
+            "body_text": "\n\n".join(fake.paragraph(nb_sentences=5) for _ in range(3)),
+        }
+        for _ in range(count)
+    ]
+
+
+def run_round(
+    base_url: str,
+    key: str,
+    pid: int,
+    senders: list[str],
+    payloads: list[dict[str, object]],
+    seconds: float,
+) -> Round:
+    counts = [0] * CLIENTS
+    errors: list[str] = []
+    ready = threading.Barrier(CLIENTS + 1)
+    deadline = [time.perf_counter() + 3600]
+
+    def client(index: int) -> None:
+        api = Api(base_url, key)
+        path = f"/v1/inboxes/{senders[index]}/messages"
+        try:
+            api.request("GET", f"/v1/inboxes/{senders[index]}")  # open the connection
+            ready.wait()
+            n = index
+            while time.perf_counter() < deadline[0]:
+                response = api.request("POST", path, json=payloads[n % len(payloads)])
+                if response.status_code != 201:
+                    raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+                if response.json()["data"]["status"] != "delivered":
+                    raise RuntimeError(f"not delivered: {response.text[:200]}")
+                counts[index] += 1
+                n += CLIENTS
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            if not ready.broken:
+                ready.abort()
+        finally:
+            api.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        for thread in threads:
+            thread.join()
+        raise RuntimeError(f"a client failed to start: {errors[:1]}") from None
+    server_cpu, client_cpu = cpu_seconds(pid), own_cpu_seconds()
+    start = time.perf_counter()
+    deadline[0] = start + seconds
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"API client failed: {errors[0]}")
+    return Round(
+        sum(counts),
+        elapsed,
+        (cpu_seconds(pid) - server_cpu) / elapsed,
+        (own_cpu_seconds() - client_cpu) / elapsed,
+    )
+
+
+def main() -> int:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    rounds, seconds = (1, 1.5) if args.quick else (3, 5.0)
+    report = Report("api_send", args.quick)
+    with Server() as server:
+        api = Api(server.base_url)
+        recipient = api.create_inbox(username="recipient")
+        # One sender per client; the highest daily limit, far above what a run sends.
+        senders = [
+            api.create_inbox(username=f"sender{i}", daily_send_limit=10_000)["id"]
+            for i in range(CLIENTS)
+        ]
+        payloads = bodies(recipient["address"], 300)
+        run_round(server.base_url, api.key, server.pid, senders, payloads, 0.5)  # warm-up
+        results: list[Round] = []
+        for _ in range(rounds):
+            with profiled(server.pid, "api_send", args.profile and not results):
+                results.append(
+                    run_round(server.base_url, api.key, server.pid, senders, payloads, seconds)
+                )
+            print(
+                f"  round: {results[-1].rate:,.0f} msg/s (server CPU "
+                f"{results[-1].server_cpu:.0%}, client CPU {results[-1].client_cpu:.0%})",
+                flush=True,
+            )
+        received = api.ok("GET", f"/v1/inboxes/{recipient['id']}")["message_count"]
+        connection = api.request("GET", "/health").headers.get("Connection", "keep-alive")
+        api.close()
+    report.add("API send A -> B (median)", median([r.rate for r in results]), "msg/s", at_least=500)
+    report.add("server CPU", 100 * median([r.server_cpu for r in results]), "%")
+    report.add("load generator CPU", 100 * median([r.client_cpu for r in results]), "%")
+    report.note(
+        f"{CLIENTS} keep-alive clients x {rounds} round(s) of {seconds:g} s, ~1 KB text bodies; "
+        f"inbox B holds {received} delivered copies"
+    )
+    if connection.lower() == "close":
+        report.note(
+            "the server answers 'Connection: close': every request opened a new TCP connection "
+            "(and a new server thread) although the clients keep sessions"
+        )
+    report.emit(args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""SMTP ingest throughput: 5 KB messages from 4 concurrent clients into one sandbox inbox.
+
+Each client (a thread with :mod:`smtplib`) keeps its connection open and sends messages
+until the round's time is up. The same load is run against a bare aiosmtpd sink that stores
+nothing (``_bare_sink.py``, its own process), alternating rounds, and the sandbox's rate is
+reported with the ratio to that baseline.
+
+Targets: >= 1,000 msg/s, and >= 50% of the bare sink.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from _common import (
+    HOST,
+    PYTHON,
+    Api,
+    Report,
+    Server,
+    cpu_seconds,
+    median,
+    own_cpu_seconds,
+    parser,
+    profiled,
+    sized_mails,
+)
+
+CLIENTS = 4
+MESSAGE_SIZE = 5 * 1024
+
+
+@dataclass
+class Round:
+    """One timed round against one server."""
+
+    sent: int
+    seconds: float
+    server_cpu: float
+    client_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+
+class BareSink:
+    """``_bare_sink.py`` in a subprocess."""
+
+    def __init__(self) -> None:
+        script = Path(__file__).with_name("_bare_sink.py")
+        self.proc = subprocess.Popen(
+            [PYTHON, str(script)], stdout=subprocess.PIPE, text=True, stderr=subprocess.PIPE
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        found = re.search(r":(\d+)", line)
+        if not found:
+            self.stop()
+            raise RuntimeError(f"bare sink did not start: {line!r}")
+        self.port = int(found.group(1))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def run_round(
+    port: int, pid: int, sender: str, recipient: str, mails: list[bytes], seconds: float
+) -> Round:
+    """``CLIENTS`` connections send for ``seconds``; every message must get a 250."""
+    counts = [0] * CLIENTS
+    errors: list[str] = []
+    ready = threading.Barrier(CLIENTS + 1)
+    deadline = [0.0]
+
+    def client(index: int) -> None:
+        try:
+            with smtplib.SMTP(HOST, port, timeout=30) as smtp:
+                smtp.ehlo("bench.example")
+                ready.wait()
+                n = index
+                while time.perf_counter() < deadline[0]:
+                    smtp.sendmail(sender, [recipient], mails[n % len(mails)])
+                    counts[index] += 1
+                    n += CLIENTS
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            if not ready.broken:
+                ready.abort()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + 3600
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        for thread in threads:
+            thread.join()
+        raise RuntimeError(f"a client failed to start: {errors[:1]}") from None
+    server_cpu, client_cpu = cpu_seconds(pid), own_cpu_seconds()
+    start = time.perf_counter()
+    deadline[0] = start + seconds
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"SMTP client failed: {errors[0]}")
+    return Round(
+        sum(counts),
+        elapsed,
+        (cpu_seconds(pid) - server_cpu) / elapsed,
+        (own_cpu_seconds() - client_cpu) / elapsed,
+    )
+
+
+def main() -> int:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    rounds, seconds = (1, 1.5) if args.quick else (3, 5.0)
+    report = Report("smtp_ingest", args.quick)
+    mails: list[bytes] = []
+    sink = BareSink()
+    try:
+        with Server() as server:
+            api = Api(server.base_url)
+            inbox = api.create_inbox()
+            recipient = inbox["address"]
+            sender = "load@client.example"
+            mails = sized_mails(sender, recipient, 400, MESSAGE_SIZE)
+            # Warm both (connections, caches, first pages of the database).
+            run_round(server.smtp_port, server.pid, sender, recipient, mails, 0.5)
+            run_round(sink.port, sink.pid, sender, recipient, mails, 0.5)
+            sandbox: list[Round] = []
+            bare: list[Round] = []
+            for _ in range(rounds):
+                with profiled(server.pid, "smtp_ingest", args.profile and not sandbox):
+                    sandbox.append(
+                        run_round(server.smtp_port, server.pid, sender, recipient, mails, seconds)
+                    )
+                with profiled(sink.pid, "smtp_ingest_bare", args.profile and not bare):
+                    bare.append(run_round(sink.port, sink.pid, sender, recipient, mails, seconds))
+                print(
+                    f"  round: sandbox {sandbox[-1].rate:,.0f} msg/s "
+                    f"(server CPU {sandbox[-1].server_cpu:.0%}, client CPU "
+                    f"{sandbox[-1].client_cpu:.0%}), bare sink {bare[-1].rate:,.0f} msg/s "
+                    f"(server CPU {bare[-1].server_cpu:.0%}, client CPU {bare[-1].client_cpu:.0%})",
+                    flush=True,
+                )
+            stored = api.ok("GET", f"/v1/inboxes/{inbox['id']}")["message_count"]
+            sent = sum(r.sent for r in sandbox)
+            api.close()
+    finally:
+        sink.stop()
+    sandbox_rate = median([r.rate for r in sandbox])
+    bare_rate = median([r.rate for r in bare])
+    report.add("sandbox ingest (median)", sandbox_rate, "msg/s", at_least=1000)
+    report.add("bare aiosmtpd sink (median)", bare_rate, "msg/s")
+    report.add("sandbox / bare sink", sandbox_rate / bare_rate, "x", at_least=0.5)
+    report.add("sandbox server CPU", 100 * median([r.server_cpu for r in sandbox]), "%")
+    report.add("load generator CPU", 100 * median([r.client_cpu for r in sandbox]), "%")
+    report.note(
+        f"{CLIENTS} clients x {rounds} round(s) of {seconds:g} s, ~{MESSAGE_SIZE} B messages; "
+        f"{stored} rows stored in the inbox ({sent} sent in timed rounds, plus warm-up)"
+    )
+    report.emit(args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
