@@ -18,6 +18,7 @@ from typing import Any
 from mailbot_sandbox import metrics, validation
 from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.clock import Clock, seconds_to_midnight, utc_day
+from mailbot_sandbox.compose import build_message, new_message_id
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.errors import (
     AmbiguousAddress,
@@ -29,13 +30,7 @@ from mailbot_sandbox.errors import (
 from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.inboxes import Inboxes
 from mailbot_sandbox.messages import MailContent, Messages
-from mailbot_sandbox.mime import (
-    Attachment,
-    build_message,
-    new_message_id,
-    parse_message,
-    reply_subject,
-)
+from mailbot_sandbox.mime import Attachment, parse_message, reply_subject
 from mailbot_sandbox.store import Store
 
 SEND_FIELDS = (
@@ -169,7 +164,7 @@ class Delivery:
         if len(raw) > self._config.max_message_size:
             return f"552 5.3.4 message exceeds {self._config.max_message_size} bytes"
         content = MailContent.from_parsed(parse_message(raw))
-        inbox = self._inboxes.get(account, inbox_id)
+        inbox = self._inboxes.row(account, inbox_id)
         content.from_address = content.from_address or inbox["address"]
         in_headers = {a.lower() for a in content.to_addresses + content.cc_addresses}
         bcc = [a for a in recipients if a.lower() not in in_headers]
@@ -186,7 +181,7 @@ class Delivery:
     def send(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /v1/inboxes/{id}/messages``: validate, build, deliver; the sender's copy."""
         validation.check_fields(body, SEND_FIELDS, required=("to",))
-        inbox = self._inboxes.get(account, inbox_id)
+        inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
         to = validation.address_list(body.get("to"), "to", required=True)
         cc = validation.address_list(body.get("cc"), "cc")
@@ -200,7 +195,7 @@ class Delivery:
         """Reply in the parent's thread: one ``Re:``, In-Reply-To and References set."""
         validation.check_fields(body, REPLY_FIELDS)
         parent = self._messages.get(account, inbox_id, message_id)
-        inbox = self._inboxes.get(account, inbox_id)
+        inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
         own = inbox["address"].lower()
         if parent["direction"] == "inbound":
@@ -235,7 +230,7 @@ class Delivery:
             body,
             ("raw", "raw_base64", "from", "to", "subject", "body_text", "body_html", "headers"),
         )
-        inbox = self._inboxes.get(account, inbox_id)
+        inbox = self._inboxes.row(account, inbox_id)
         raw = self._injected_bytes(inbox, body)
         refusal = refusal_of(inbox, inbox["address"])
         if refusal:
@@ -378,7 +373,7 @@ class Delivery:
         touched: list[str] = [inbox_id]
         with self._store.write() as db:
             conn = db.conn
-            inbox = self._inboxes.get(account, inbox_id)  # fresh, inside the transaction
+            inbox = self._inboxes.row(account, inbox_id)  # fresh, inside the transaction
             check_can_send(inbox)
             self._count_send(conn, account, inbox)
             raw_id = self._messages.store_raw(conn, raw)
@@ -399,9 +394,7 @@ class Delivery:
             )
             status, external = "sent", []
             for address in recipients:
-                outcome = self._route(
-                    conn, account.id, address, content, raw_id, len(raw), touched
-                )
+                outcome = self._route(conn, account.id, address, content, raw_id, len(raw), touched)
                 if outcome == "external":
                     external.append(address)
                 elif _STATUS_RANK[outcome] > _STATUS_RANK[status]:

@@ -8,9 +8,6 @@ import json
 import re
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from mailbot_sandbox import validation
 from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.clock import Clock
@@ -26,6 +23,10 @@ PURPOSES = ("spf", "dkim", "dmarc", "mx")
 
 def _generate_dkim_key() -> tuple[str, str]:
     """A fresh RSA-2048 key: (private PEM, public key base64 DER for the ``p=`` tag)."""
+    # Imported here: cryptography costs ~60 ms to import, and most sessions make no domain.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,

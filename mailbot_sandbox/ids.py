@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
+import base64
+import os
 from datetime import UTC, datetime
-
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def new_id(prefix: str) -> str:
-    """A fresh random id such as ``inb_3k9x...`` (prefix without the underscore)."""
-    return f"{prefix}_{''.join(secrets.choice(_ALPHABET) for _ in range(20))}"
+    """A fresh random id such as ``inb_3k9x...`` (prefix without the underscore): 20
+    lowercase base32 characters, 100 random bits."""
+    # One urandom read and a base32 encode: a choice() per character cost 0.1 ms an id.
+    return f"{prefix}_{base64.b32encode(os.urandom(15)).decode().lower()[:20]}"
 
 
 def format_time(moment: datetime) -> str:

@@ -40,13 +40,18 @@ class Inboxes:
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, account: Account, inbox_id: str) -> dict[str, Any]:
-        """The inbox with its live counters; 404 when it is not this account's."""
+        """The inbox with its live counters (what the API shows); 404 when it is not this
+        account's. Internal checks use :meth:`row`, which skips the counting."""
+        return self._with_counters(account, [self.row(account, inbox_id)])[0]
+
+    def row(self, account: Account, inbox_id: str) -> dict[str, Any]:
+        """The stored inbox without counters; 404 when it is not this account's."""
         row = self._store.row(
             "SELECT * FROM inboxes WHERE id = ? AND account_id = ?", [inbox_id, account.id]
         )
         if row is None:
             raise NotFound(f"inbox {inbox_id!r} not found")
-        return self._with_counters(account, [decode(row)])[0]
+        return decode(row)
 
     def find_by_address(self, address: str, account_id: str | None = None) -> dict[str, Any] | None:
         """The inbox mail to ``address`` (case-insensitive) goes to, from any account.
@@ -207,7 +212,7 @@ class Inboxes:
         )
 
     def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        self.get(account, inbox_id)  # 404 before anything changes
+        self.row(account, inbox_id)  # 404 before anything changes
         fields["updated_at"] = format_time(self._clock.now(account.id))
         with self._store.write() as db:
             db.table("inboxes").update(inbox_id, fields)

@@ -11,13 +11,11 @@ import codecs
 import contextlib
 import mimetypes
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
-from email.headerregistry import Address
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
@@ -59,8 +57,6 @@ _PARSER = BytesParser(policy=email_policy.compat32)
 # Re-serializes enclosed message/rfc822 parts: wire line endings, no refolding.
 _EMBEDDED_POLICY = email_policy.compat32.clone(linesep="\r\n", max_line_length=None)
 # 7-bit bodies (quoted-printable/base64) unless the addresses force SMTPUTF8 anyway.
-_SMTP_POLICY = email_policy.SMTP.clone(cte_type="7bit")
-_SMTPUTF8_POLICY = email_policy.SMTPUTF8
 _MAX_PARAMS = 8192  # longest Content-* header value kept; real ones stay under 1 KB
 _MAX_ADDRESSES = 32768  # characters of an address header given to getaddresses
 _MAX_DEPTH = 40  # deeper MIME trees are abuse, not mail; their inner parts are skipped
@@ -81,10 +77,7 @@ _SPACES = re.compile(r"\s+")
 _REAL_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
 _THREAD_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*re\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _EXTENSIONS = {"message/rfc822": ".eml", "text/plain": ".txt", "application/octet-stream": ".bin"}
-_MANAGED = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "reply-to"}
-_MANAGED |= {"in-reply-to", "references"}
 _TAG_START = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)|<[!?/]")
 _RAW_TEXT_TAGS = {"script", "style", "title", "template"}
 # Tags that separate words; inline ones (<b>W</b>orld) must not split them.
@@ -401,90 +394,6 @@ def parse_message(raw: bytes) -> ParsedMail:
     with contextlib.suppress(Exception):
         _walk(msg, mail, 0)
     return mail
-
-
-def _address(addr: str, name: str | None = None) -> Address:
-    # username/domain (not addr_spec=) because Address rejects non-ASCII local parts.
-    local, at, domain = addr.strip().rpartition("@")
-    display = " ".join((name or "").splitlines())
-    return Address(display, local, domain) if at else Address(display, domain, "")
-
-
-def build_message(
-    *,
-    from_address: str,
-    from_name: str | None,
-    to: list[str],
-    cc: list[str],
-    subject: str,
-    body_text: str | None,
-    body_html: str | None,
-    message_id: str,
-    date: datetime,
-    reply_to: list[str] | None = None,
-    in_reply_to: str | None = None,
-    references: list[str] | None = None,
-    headers: dict[str, str] | None = None,
-    attachments: list[Attachment] | None = None,
-) -> bytes:
-    """Build the RFC 5322 bytes (CRLF line endings) of an outgoing message; Bcc is never written.
-
-    :param from_address, from_name, to, cc, reply_to: addr-specs and the sender's display name.
-    :param subject, body_text, body_html: text/html become multipart/alternative when both.
-    :param message_id, date, in_reply_to, references: msg-ids with brackets; naive date = UTC.
-    :param headers: extra headers; names this function writes itself (From, Bcc, Content-*,
-        ...) are ignored. ``attachments`` make the message multipart/mixed.
-    :returns: the message bytes; raw UTF-8 (SMTPUTF8) headers when an address is not ASCII.
-    """
-    addresses = [from_address, *to, *cc, *(reply_to or [])]
-    utf8 = not all(addr.isascii() for addr in addresses)
-    msg = EmailMessage(policy=_SMTPUTF8_POLICY if utf8 else _SMTP_POLICY)
-    msg["From"] = _address(from_address, from_name)
-    if to:
-        msg["To"] = [_address(addr) for addr in to]
-    if cc:
-        msg["Cc"] = [_address(addr) for addr in cc]
-    msg["Subject"] = " ".join(subject.splitlines())  # a newline would raise
-    msg["Date"] = date if date.tzinfo is not None else date.replace(tzinfo=UTC)
-    msg["Message-ID"] = message_id
-    if reply_to:
-        msg["Reply-To"] = [_address(addr) for addr in reply_to]
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-    if references:
-        msg["References"] = " ".join(references)
-    for name, value in (headers or {}).items():
-        key = name.lower()
-        if key not in _MANAGED and not key.startswith("content-"):
-            msg[name] = value
-    msg["MIME-Version"] = "1.0"  # set_content would add it too, but not for empty bodies
-    if body_text is not None:
-        msg.set_content(body_text)
-    if body_html is not None:
-        if body_text is not None:
-            msg.add_alternative(body_html, subtype="html")
-        else:
-            msg.set_content(body_html, subtype="html")
-    for att in attachments or []:
-        ctype = att.content_type.lower()
-        ctype = ctype if _MIME_TYPE.fullmatch(ctype) else "application/octet-stream"
-        cid = f"<{att.content_id}>" if att.content_id else None
-        disposition = "inline" if att.inline else "attachment"
-        maintype, _, subtype = ctype.partition("/")
-        msg.add_attachment(
-            att.content, maintype, subtype, filename=att.filename, cid=cid, disposition=disposition
-        )
-    return msg.as_bytes()
-
-
-def new_message_id(domain: str) -> str:
-    """A fresh Message-ID.
-
-    :param domain: the right-hand side, e.g. the sending domain.
-    :returns: ``<20 random lowercase alphanumerics@domain>``.
-    """
-    local = "".join(secrets.choice(_ALPHABET) for _ in range(20))
-    return f"<{local}@{domain}>"
 
 
 def html_to_text(html: str) -> str:

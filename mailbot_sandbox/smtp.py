@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -21,6 +23,8 @@ from mailbot_sandbox.errors import ApiError, ConfigError, Forbidden
 from mailbot_sandbox.services import Services
 
 log = logging.getLogger("mailbot_sandbox.smtp")
+T = TypeVar("T")
+DRAIN_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,22 @@ class Submitter:
     address: str
 
 
+class InFlight:
+    """How many messages are being stored right now; shutdown waits for none."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def add(self, delta: int) -> None:
+        self.count += delta
+        if self.count:
+            self.idle.clear()
+        else:
+            self.idle.set()
+
+
 class MailHandler:
     """aiosmtpd handler.
 
@@ -40,8 +60,17 @@ class MailHandler:
     account's API key) the session sends *from* that inbox, under the same rules as the API.
     """
 
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self, services: Services, executor: ThreadPoolExecutor, in_flight: InFlight
+    ) -> None:
         self.services = services
+        self.in_flight = in_flight
+        # Storage runs on this one thread, not on the event loop: while it writes, the loop
+        # keeps talking to the other clients.
+        self._executor = executor
+
+    async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -76,7 +105,7 @@ class MailHandler:
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
             try:
-                check_can_send(self.services.inboxes.get(submitter.account, submitter.inbox_id))
+                check_can_send(self.services.inboxes.row(submitter.account, submitter.inbox_id))
             except Forbidden as exc:
                 code = "5.2.1" if exc.code.startswith("inbox_") else "5.7.1"
                 return f"550 {code} {exc.message}"
@@ -98,7 +127,7 @@ class MailHandler:
             except ApiError:
                 return f"553 5.1.3 <{address}>: not a valid address"
         else:
-            refusal = self.services.delivery.refuse_recipient(address)
+            refusal = self.services.delivery.refuse_recipient(address)  # one indexed read
             if refusal:
                 return refusal
         envelope.rcpt_tos.append(address)
@@ -106,14 +135,28 @@ class MailHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.in_flight.add(1)
+        try:
+            return await self._store_data(session, envelope)
+        finally:
+            self.in_flight.add(-1)
+
+    async def _store_data(self, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
-            return self.services.delivery.submit_smtp(
-                submitter.account, submitter.inbox_id, list(envelope.rcpt_tos), raw
+            return await self._off_loop(
+                self.services.delivery.submit_smtp,
+                submitter.account,
+                submitter.inbox_id,
+                list(envelope.rcpt_tos),
+                raw,
             )
-        return self.services.delivery.receive_smtp(
-            mail_from=envelope.mail_from or "", recipients=list(envelope.rcpt_tos), raw=raw
+        return await self._off_loop(
+            self.services.delivery.receive_smtp,
+            envelope.mail_from or "",
+            list(envelope.rcpt_tos),
+            raw,
         )
 
 
@@ -137,10 +180,13 @@ class SmtpServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbot-store")
+        self._in_flight: InFlight | None = None
 
     def _factory(self) -> TolerantSMTP:
         metrics.count("smtp_sessions")  # asyncio calls this once per accepted connection
-        handler = MailHandler(self.services)
+        assert self._in_flight is not None
+        handler = MailHandler(self.services, self._executor, self._in_flight)
         return TolerantSMTP(
             handler,
             hostname="mailbot-sandbox",  # given, so aiosmtpd makes no reverse-DNS look-up
@@ -170,6 +216,7 @@ class SmtpServer:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        self._in_flight = InFlight()
         try:
             self._server = loop.run_until_complete(
                 loop.create_server(self._factory, host=self.host, port=self.requested_port)
@@ -193,10 +240,23 @@ class SmtpServer:
             loop.close()
 
     def stop(self) -> None:
-        """Stop accepting and close every session; returns when the thread has ended."""
+        """Stop accepting, let messages being stored finish (and get their 250), then close
+        every session; returns when the thread has ended."""
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            drained = asyncio.run_coroutine_threadsafe(self._drain(), self._loop)
+            try:
+                drained.result(timeout=DRAIN_SECONDS + 1)
+            except Exception:  # a stuck client must not keep the process alive
+                log.warning("SMTP sessions still busy at shutdown; closing them")
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+        self._executor.shutdown(wait=True)
+
+    async def _drain(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._in_flight is not None:
+            await asyncio.wait_for(self._in_flight.idle.wait(), DRAIN_SECONDS)
 
     def info(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port}

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
+from mailbot_sandbox.compose import build_message, new_message_id
 from mailbot_sandbox.mime import (
     Attachment,
     ParsedMail,
-    build_message,
     html_to_text,
-    new_message_id,
     normalize_subject,
     parse_message,
     reply_subject,

@@ -161,11 +161,17 @@ def _blob_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _direction_index(db: sqlite_utils.Database) -> None:
+    # Waits and searches filter an inbox's mail by direction, newest first.
+    db.execute("CREATE INDEX messages_inbox_direction ON messages(inbox_id, direction, seq)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
     ("0003_addresses_per_account", _addresses_per_account),
     ("0004_blob_indexes", _blob_indexes),
+    ("0005_direction_index", _direction_index),
 ]
 
 
