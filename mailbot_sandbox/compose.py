@@ -7,9 +7,10 @@ Everything else (attachments, SMTPUTF8 addresses) goes through ``EmailMessage``.
 
 from __future__ import annotations
 
+import base64
+import os
 import quopri
 import re
-import secrets
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.header import Header
@@ -21,7 +22,6 @@ from mailbot_sandbox.mime import Attachment
 
 _SMTP_POLICY = email_policy.SMTP.clone(cte_type="7bit")
 _SMTPUTF8_POLICY = email_policy.SMTPUTF8
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _MANAGED = {
     "from",
     "to",
@@ -137,8 +137,13 @@ def new_message_id(domain: str) -> str:
     :param domain: the right-hand side, e.g. the sending domain.
     :returns: ``<20 random lowercase alphanumerics@domain>``.
     """
-    local = "".join(secrets.choice(_ALPHABET) for _ in range(20))
+    local = _token(20)
     return f"<{local}@{domain}>"
+
+
+def _token(length: int) -> str:
+    """``length`` random lowercase base32 characters (5 random bits each)."""
+    return base64.b32encode(os.urandom(length)).decode().lower()[:length]
 
 
 def _header(name: str, value: str) -> bytes:
@@ -211,7 +216,7 @@ def _build_simple(
     lines.append(b"MIME-Version: 1.0")
     head = b"\r\n".join(lines) + b"\r\n"
     if body_text is not None and body_html is not None:
-        boundary = "=_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+        boundary = "=_" + _token(24)
         return (
             head
             + f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode()
