@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mailbot_sandbox import __version__
-from mailbot_sandbox.config import DOMAIN_POLICIES, load_config
-from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox.config import DOMAIN_POLICIES, LOG_FORMATS, LOG_LEVELS, load_config
+from mailbot_sandbox.errors import ConfigError, SandboxError
+
+if TYPE_CHECKING:
+    from mailbot_sandbox.services import Services
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (and exit status 2) like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mailbot-sandbox",
         description="A local stand-in for the mailbot programmable-inbox API.",
     )
@@ -65,21 +78,114 @@ def _parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="largest accepted message (MAILBOT_MAX_MESSAGE_SIZE, default 25 MiB)",
     )
+    serve.add_argument("--log-level", choices=LOG_LEVELS, help="(MAILBOT_LOG_LEVEL, default info)")
     serve.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        help="(MAILBOT_LOG_LEVEL, default info)",
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="json writes one object a line (MAILBOT_LOG_FORMAT, default text)",
     )
+    serve.add_argument(
+        "--retention-days",
+        type=int,
+        metavar="DAYS",
+        help="prune messages older than this; 0 keeps them (MAILBOT_RETENTION_DAYS, default 0)",
+    )
+    serve.add_argument(
+        "--retention-max-messages",
+        type=int,
+        metavar="N",
+        help="keep only the newest N messages per inbox; 0 keeps all "
+        "(MAILBOT_RETENTION_MAX_MESSAGES, default 0)",
+    )
+    serve.add_argument(
+        "--retention-interval",
+        type=int,
+        metavar="SECONDS",
+        help="how often retention runs (MAILBOT_RETENTION_INTERVAL, default 60)",
+    )
+    _data_commands(commands)
     return parser
+
+
+def _data_commands(commands: Any) -> None:
+    """``reset``, ``export`` and ``import``: they work on the database file, no server needed."""
+    db_help = "SQLite file (MAILBOT_DB, default .mailbot-sandbox/mailbot.db)"
+    key_help = "the API key of the account"
+    reset = commands.add_parser(
+        "reset",
+        help="erase inboxes, mail and domains of one account or of all",
+        description="Erase what accounts hold (inboxes, mail, threads, domains, DNS records). "
+        "The accounts and their clocks stay. Safe while a server uses the database.",
+    )
+    reset.add_argument("--db", help=db_help)
+    target = reset.add_mutually_exclusive_group(required=True)
+    target.add_argument("--key", help=key_help)
+    target.add_argument("--all", action="store_true", help="every account in the database")
+
+    export = commands.add_parser(
+        "export",
+        help="write an account's mail as .eml files or an mbox file",
+        description="Write every message of an account (or of one inbox), oldest first, "
+        "as the exact bytes stored: a folder of .eml files (one subfolder per inbox) or, "
+        "for a DEST ending in .mbox, one mboxrd file.",
+    )
+    export.add_argument("--db", help=db_help)
+    export.add_argument("--key", required=True, help=key_help)
+    export.add_argument("--inbox", help="only this inbox (id or address)")
+    export.add_argument("--format", choices=("eml", "mbox"), help="default: from DEST's name")
+    export.add_argument("dest", metavar="DEST", help="new folder, or new .mbox file")
+
+    imports = commands.add_parser(
+        "import",
+        help="deliver .eml files or mbox files into an inbox",
+        description="Deliver messages into an inbox as if they arrived over SMTP. SOURCE is "
+        "an .eml file, an mbox file, or a folder searched for .eml files.",
+    )
+    imports.add_argument("--db", help=db_help)
+    imports.add_argument("--key", required=True, help=key_help)
+    imports.add_argument("--inbox", required=True, help="the inbox (id or address)")
+    imports.add_argument("sources", metavar="SOURCE", nargs="+", type=Path)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and any ``extra`` fields."""
+
+    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in self._STANDARD and not name.startswith("_"):
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Send the sandbox's logs to stderr at ``level`` in ``fmt`` (``text`` or ``json``)."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # aiosmtpd logs every SMTP command at info; that is debugging detail here.
+    logging.getLogger("mail.log").setLevel("DEBUG" if level == "debug" else "WARNING")
 
 
 def _serve(options: dict[str, Any]) -> int:
     from mailbot_sandbox.sandbox import Sandbox
 
     config = load_config(options)
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_level, config.log_format)
     sandbox = Sandbox(config)
     sandbox.start()
     stop = threading.Event()
@@ -109,9 +215,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(options)
-    except ConfigError as exc:
+        return _data_command(args)
+    except SandboxError as exc:
         print(f"mailbot-sandbox: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _data_command(args: argparse.Namespace) -> int:
+    """Run ``reset``, ``export`` or ``import`` on an existing database file."""
+    from mailbot_sandbox.services import Services
+    from mailbot_sandbox.transfer import export_mail, find_account, import_mail
+
+    config = load_config({"db": args.db})
+    if config.db == ":memory:":
+        raise ConfigError(f"{args.command} needs a database file, not :memory:")
+    if not Path(config.db).expanduser().is_file():
+        raise ConfigError(f"database {config.db} does not exist (give --db or MAILBOT_DB)")
+    services = Services(config)
+    try:
+        if args.command == "reset":
+            return _reset(services, None if args.all else args.key)
+        account = find_account(services.store, args.key)
+        if args.command == "export":
+            result = export_mail(
+                services.store, account, Path(args.dest), fmt=args.format, inbox=args.inbox
+            )
+            print(
+                f"exported {result.messages} messages of {result.inboxes} inboxes to {result.path}"
+            )
+            return 0
+        count = import_mail(services, account, args.inbox, args.sources)
+        print(f"imported {count} messages into {args.inbox}")
+        return 0
+    finally:
+        services.shutdown()
+        services.close()
+
+
+def _reset(services: Services, key: str | None) -> int:
+    """Erase one account's data (``key``) or every account's; the accounts themselves stay."""
+    from mailbot_sandbox.accounts import Account
+    from mailbot_sandbox.maintenance import reset_account
+    from mailbot_sandbox.transfer import find_account
+
+    if key is not None:
+        accounts = [find_account(services.store, key)]
+    else:
+        accounts = [
+            Account(id=row["id"], short_id=row["short_id"])
+            for row in services.store.rows("SELECT id, short_id FROM accounts ORDER BY rowid")
+        ]
+    messages = inboxes = 0
+    for account in accounts:
+        counts = reset_account(services.store, account)
+        messages += counts.get("messages", 0)
+        inboxes += counts.get("inboxes", 0)
+    print(f"erased {messages} messages and {inboxes} inboxes of {len(accounts)} accounts")
     return 0
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from mailbot_sandbox.errors import ConfigError
 
 DOMAIN_POLICIES = ("auto", "strict")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class Config:
     dns_server: str | None = None  # host[:port]; strict verification asks it instead of the table
     max_message_size: int = 25 * 1024 * 1024
     log_level: str = "info"
+    log_format: str = "text"  # text for people, json (one object a line) for log collectors
+    # Retention, 0 = off: prune messages older than this many days of the account's clock,
+    # and keep only this many newest messages per inbox; checked every retention_interval s.
+    retention_days: int = 0
+    retention_max_messages: int = 0
+    retention_interval: int = 60
 
     @property
     def strict_keys(self) -> bool:
@@ -70,6 +78,19 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "dns_server": str,
     "max_message_size": _parse_int("MAILBOT_MAX_MESSAGE_SIZE", 1024, 1024**3),
     "log_level": str,
+    "log_format": str,
+    "retention_days": _parse_int("MAILBOT_RETENTION_DAYS", 0, 36500),
+    "retention_max_messages": _parse_int("MAILBOT_RETENTION_MAX_MESSAGES", 0, 10**9),
+    "retention_interval": _parse_int("MAILBOT_RETENTION_INTERVAL", 1, 86400),
+}
+
+# Integer settings given in code or on the command line: (low, high), checked like the env.
+_INT_RANGES = {
+    "port": (0, 65535),
+    "smtp_port": (0, 65535),
+    "retention_days": (0, 36500),
+    "retention_max_messages": (0, 10**9),
+    "retention_interval": (1, 86400),
 }
 
 
@@ -83,21 +104,27 @@ def _validate(config: Config) -> Config:
         )
     if not is_valid_domain(config.shared_domain):
         raise ConfigError(f"shared domain {config.shared_domain!r} is not a valid domain name")
-    for port_name in ("port", "smtp_port"):
-        port = getattr(config, port_name)
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-            raise ConfigError(f"{port_name} must be a port number 0-65535, got {port!r}")
+    for name, (low, high) in _INT_RANGES.items():
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            what = "a port number" if name.endswith("port") else "a whole number"
+            raise ConfigError(f"{name} must be {what} {low}-{high}, got {value!r}")
     for key in config.api_keys:
         from mailbot_sandbox.accounts import is_well_formed_key
 
         if not is_well_formed_key(key):
             raise ConfigError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")
-    if config.log_level.lower() not in ("debug", "info", "warning", "error"):
+    if config.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(
             f"log level must be debug, info, warning or error, got {config.log_level!r}"
         )
+    if config.log_format.lower() not in LOG_FORMATS:
+        raise ConfigError(f"log format must be text or json, got {config.log_format!r}")
     return replace(
-        config, shared_domain=config.shared_domain.lower(), log_level=config.log_level.lower()
+        config,
+        shared_domain=config.shared_domain.lower(),
+        log_level=config.log_level.lower(),
+        log_format=config.log_format.lower(),
     )
 
 

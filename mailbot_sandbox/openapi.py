@@ -241,6 +241,8 @@ SCHEMAS: dict[str, _S] = {
 # kind: "one" -> {"data": X}, "list" -> {"data": [X], "meta"}, "raw" -> X as is
 ROUTES: dict[str, tuple[str, str | None, str | None, str]] = {
     "GET /health": ("Liveness", None, None, "raw"),
+    "GET /ready": ("Readiness: database, SMTP, not stopping (503 when not)", None, None, "raw"),
+    "GET /metrics": ("Prometheus metrics (text exposition format)", None, None, "raw"),
     "GET /v1/info": ("Server name and version", None, None, "raw"),
     "GET /v1/openapi.json": ("This document", None, None, "raw"),
     "POST /v1/inboxes": ("Create an inbox", "InboxCreate", "Inbox", "one"),

@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from mailbot_sandbox.app import create_app
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox.retention import Retention
 from mailbot_sandbox.services import Services
 from mailbot_sandbox.smtp import SmtpServer
 
@@ -73,6 +74,8 @@ class Sandbox:
         self._http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
         self._smtp: SmtpServer | None = None
+        self._retention: Retention | None = None
+        self._state = "stopped"  # starting, running, stopping: what /ready reports
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -83,9 +86,11 @@ class Sandbox:
         """
         if self.services is not None:
             raise RuntimeError("sandbox already started")
+        self._state = "starting"
         self.services = Services(self.config)
         try:
             app = create_app(self.config, services=self.services)
+            app.extensions["mailbot.readiness"] = self._readiness
             # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
             with _bind(self.config.host, self.config.port, "HTTP") as listener:
                 self._http = make_server(
@@ -105,13 +110,32 @@ class Sandbox:
                 self.services, self.config.smtp_bind_host, self.config.smtp_port
             )
             self._smtp.start()
+            self._retention = Retention(self.services.store, self.services.clock, self.config)
+            self._retention.start()
         except BaseException:
             self.stop()
             raise
+        where = self.describe()
+        log.info(
+            "sandbox started: API %s, SMTP %s, data %s",
+            where["api"],
+            where["smtp"],
+            where["data"],
+            extra={"api": where["api"], "smtp": where["smtp"], "data": where["data"]},
+        )
+        self._state = "running"
         return self
 
     def stop(self) -> None:
-        """Stop SMTP first (no new mail), then HTTP, then close the store. Safe to repeat."""
+        """Stop SMTP first (no new mail), then HTTP, then close the store. Safe to repeat.
+
+        A message whose SMTP transaction was answered 250 is committed already; a session cut
+        short by the stop never got its 250, so the client still holds the message and retries.
+        """
+        was_running = self._state == "running"
+        self._state = "stopping"  # /ready answers 503 from here on
+        if was_running:
+            log.info("sandbox stopping")
         if self._smtp is not None:
             self._smtp.stop()
             self._smtp = None
@@ -124,9 +148,15 @@ class Sandbox:
         if self._http_thread is not None:
             self._http_thread.join(timeout=10)
             self._http_thread = None
+        if self._retention is not None:
+            self._retention.stop()
+            self._retention = None
         if self.services is not None:
             self.services.close()
             self.services = None
+        self._state = "stopped"
+        if was_running:
+            log.info("sandbox stopped")
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -169,6 +199,14 @@ class Sandbox:
         self._require_started()
         assert self._smtp is not None and self._smtp.port is not None
         return self._smtp.port
+
+    def _readiness(self) -> dict[str, str]:
+        """What ``/ready`` reports beyond the database: is everything up and not stopping?"""
+        smtp = self._smtp is not None and self._smtp.port is not None
+        return {
+            "smtp": "ok" if smtp else "not listening",
+            "sandbox": "ok" if self._state == "running" else self._state,
+        }
 
     def describe(self) -> Mapping[str, Any]:
         """Where everything is, as the CLI prints it."""

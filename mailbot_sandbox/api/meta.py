@@ -1,10 +1,14 @@
-"""Unauthenticated routes: liveness, version, and the OpenAPI description."""
+"""Unauthenticated routes: liveness, readiness, metrics, version, the OpenAPI description."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
 from flask import Blueprint, Response, current_app, jsonify
 
-from mailbot_sandbox import __version__
+from mailbot_sandbox import __version__, metrics
+from mailbot_sandbox.services import Services
 
 bp = Blueprint("meta", __name__)
 
@@ -13,6 +17,44 @@ bp = Blueprint("meta", __name__)
 def health() -> Response:
     """Liveness: the process answers."""
     return jsonify({"status": "ok"})
+
+
+@bp.get("/ready")
+def ready() -> Response:
+    """Readiness: the database answers and, under a Sandbox, SMTP listens and no stop began.
+
+    503 with the error envelope (``not_ready``, the failing checks in ``details``) otherwise.
+    """
+    from mailbot_sandbox.app import error_response
+
+    services: Services = current_app.extensions["mailbot"]
+    checks = {"database": "ok"}
+    try:
+        services.store.scalar("SELECT count(*) FROM migrations")
+    except sqlite3.Error as exc:
+        checks["database"] = f"error: {exc}"
+    probe: Callable[[], dict[str, str]] | None = current_app.extensions.get("mailbot.readiness")
+    if probe is not None:
+        checks.update(probe())
+    failing = {name: state for name, state in checks.items() if state != "ok"}
+    if failing:
+        summary = ", ".join(f"{name} {state}" for name, state in failing.items())
+        return error_response(503, "not_ready", f"not ready: {summary}", {"checks": checks})
+    return jsonify({"status": "ready", "checks": checks})
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Counters in the Prometheus text format, plus what the store holds right now."""
+    store = current_app.extensions["mailbot"].store
+    gauges = {
+        "stored_messages": (
+            "Messages held in the store",
+            store.scalar("SELECT count(*) FROM messages"),
+        ),
+        "inboxes": ("Inboxes of every account", store.scalar("SELECT count(*) FROM inboxes")),
+    }
+    return Response(metrics.REGISTRY.render(gauges), content_type=metrics.CONTENT_TYPE)
 
 
 @bp.get("/v1/info")
