@@ -63,7 +63,7 @@ class Inboxes:
         Raises:
             AmbiguousAddress: several other accounts hold the address.
         """
-        rows = self._store.rows(
+        rows = self._store.committed_rows(
             "SELECT * FROM inboxes WHERE address = ? LIMIT 50", [address.strip().lower()]
         )
         preferred = [r for r in rows if r["account_id"] == account_id]

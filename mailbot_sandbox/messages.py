@@ -14,9 +14,10 @@ from mailbot_sandbox.clock import Clock
 from mailbot_sandbox.errors import Forbidden, InvalidRequest, NotFound, WaitTimeout
 from mailbot_sandbox.ids import format_time, new_id, parse_time
 from mailbot_sandbox.inboxes import Inboxes
-from mailbot_sandbox.mime import Attachment, ParsedMail, html_to_text
+from mailbot_sandbox.mime import Attachment, ParsedMail
 from mailbot_sandbox.notify import Notifier
 from mailbot_sandbox.search import compile_query
+from mailbot_sandbox.search_index import SearchIndex
 from mailbot_sandbox.store import Store
 from mailbot_sandbox.threads import Threads
 
@@ -77,8 +78,15 @@ def decode(row: dict[str, Any]) -> dict[str, Any]:
 
 class Messages:
     def __init__(
-        self, store: Store, clock: Clock, inboxes: Inboxes, threads: Threads, notifier: Notifier
+        self,
+        store: Store,
+        clock: Clock,
+        inboxes: Inboxes,
+        threads: Threads,
+        notifier: Notifier,
+        index: SearchIndex,
     ) -> None:
+        self._index = index
         self._store = store
         self._clock = clock
         self._inboxes = inboxes
@@ -166,20 +174,6 @@ class Messages:
             list(row.values()),
         )
         seq = cursor.lastrowid
-        body = " ".join(
-            filter(None, [content.body_text, html_to_text(content.body_html or "") or None])
-        )
-        conn.execute(
-            "INSERT INTO messages_fts (rowid, subject, body, from_text, to_text) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                seq,
-                content.subject,
-                body,
-                f"{content.from_name or ''} {content.from_address}",
-                " ".join(content.to_addresses + content.cc_addresses),
-            ],
-        )
         for attachment in content.attachments:
             conn.execute(
                 "INSERT INTO attachments (id, message_seq, filename, content_type, size, "
@@ -202,8 +196,9 @@ class Messages:
         conn.execute("UPDATE messages SET status = ? WHERE id = ?", [status, message_id])
 
     def published(self, inbox_ids: list[str]) -> None:
-        """Tell waiters of these inboxes that mail arrived (after the commit)."""
+        """Tell waiters of these inboxes, and the search index, that mail arrived."""
         self._notifier.publish(inbox_ids)
+        self._index.notify()
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, account: Account, inbox_id: str, message_id: str) -> dict[str, Any]:
@@ -311,6 +306,7 @@ class Messages:
         if "search" not in inbox["permissions"]:
             raise Forbidden(f"inbox {inbox['address']} may not search (no 'search' permission)")
         compiled = compile_query(query)
+        self._index.catch_up()  # so that mail stored a moment ago is found
         where, params = ["m.inbox_id = ?"], [inbox_id]
         if compiled.match is not None:
             where.append("m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")

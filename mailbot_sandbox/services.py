@@ -15,6 +15,7 @@ from mailbot_sandbox.inboxes import Inboxes
 from mailbot_sandbox.messages import Messages
 from mailbot_sandbox.notify import Notifier
 from mailbot_sandbox.outbox import Outbox
+from mailbot_sandbox.search_index import SearchIndex
 from mailbot_sandbox.store import Store
 from mailbot_sandbox.threads import Threads
 
@@ -31,7 +32,10 @@ class Services:
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
         self.notifier = Notifier()
         self.threads = Threads(self.store)
-        self.messages = Messages(self.store, self.clock, self.inboxes, self.threads, self.notifier)
+        self.search_index = SearchIndex(self.store)
+        self.messages = Messages(
+            self.store, self.clock, self.inboxes, self.threads, self.notifier, self.search_index
+        )
         self.outbox = Outbox(self.store)
         self.delivery = Delivery(self.store, self.clock, config, self.inboxes, self.messages)
 
@@ -40,4 +44,5 @@ class Services:
         self.notifier.close()
 
     def close(self) -> None:
+        self.search_index.close()
         self.store.close()

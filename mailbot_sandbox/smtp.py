@@ -10,7 +10,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.delivery import check_can_send
 from mailbot_sandbox.errors import ApiError, ConfigError, Forbidden
 from mailbot_sandbox.services import Services
+from mailbot_sandbox.store.db import BatchWriter
 
 log = logging.getLogger("mailbot_sandbox.smtp")
 T = TypeVar("T")
@@ -60,17 +60,16 @@ class MailHandler:
     account's API key) the session sends *from* that inbox, under the same rules as the API.
     """
 
-    def __init__(
-        self, services: Services, executor: ThreadPoolExecutor, in_flight: InFlight
-    ) -> None:
+    def __init__(self, services: Services, writer: BatchWriter, in_flight: InFlight) -> None:
         self.services = services
         self.in_flight = in_flight
-        # Storage runs on this one thread, not on the event loop: while it writes, the loop
-        # keeps talking to the other clients.
-        self._executor = executor
+        # Storage runs on the writer's thread, not on the event loop: while it writes, the
+        # loop keeps talking to the other clients, and messages that arrive meanwhile are
+        # committed together.
+        self._writer = writer
 
     async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+        return await asyncio.wrap_future(self._writer.submit(lambda: call(*args)))
 
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -180,13 +179,13 @@ class SmtpServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbot-store")
+        self._writer = BatchWriter(services.store, name="mailbot-smtp-store")
         self._in_flight: InFlight | None = None
 
     def _factory(self) -> TolerantSMTP:
         metrics.count("smtp_sessions")  # asyncio calls this once per accepted connection
         assert self._in_flight is not None
-        handler = MailHandler(self.services, self._executor, self._in_flight)
+        handler = MailHandler(self.services, self._writer, self._in_flight)
         return TolerantSMTP(
             handler,
             hostname="mailbot-sandbox",  # given, so aiosmtpd makes no reverse-DNS look-up
@@ -250,7 +249,7 @@ class SmtpServer:
                 log.warning("SMTP sessions still busy at shutdown; closing them")
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
-        self._executor.shutdown(wait=True)
+        self._writer.close()
 
     async def _drain(self) -> None:
         if self._server is not None:

@@ -43,6 +43,7 @@ def _subjects(api: Api, inbox: dict[str, Any]) -> list[str]:
 def _assert_consistent(sandbox: Sandbox) -> None:
     """Nothing dangles: FTS rows, attachments, threads and blobs all match the messages."""
     assert sandbox.services is not None
+    sandbox.services.search_index.catch_up()  # the index follows the mail a moment later
     store = sandbox.services.store
     assert store.scalar("SELECT count(*) FROM messages_fts") == store.scalar(
         "SELECT count(*) FROM messages"

@@ -140,3 +140,25 @@ def test_any_query_string_is_answered_without_a_server_error(mailbox) -> None:
         response = api.post(f"/v1/inboxes/{inbox['id']}/messages/search", json={"query": query})
         assert response.status_code in (200, 400), (query, response.text)
     assert len(_search(api, inbox, "")) == 3  # store untouched
+
+
+def test_a_restart_indexes_what_the_index_had_not_caught_up_on(tmp_path) -> None:
+    from mailbot_sandbox.config import load_config
+    from mailbot_sandbox.services import Services
+
+    config = load_config({"db": str(tmp_path / "mail.db")}, environ={})
+    first = Services(config)
+    account = first.accounts.for_key("mb_restart_index")
+    inbox = first.inboxes.create(account, {"username": "box"})
+    first.delivery.inject(account, inbox["id"], {"subject": "Quarterly zeppelin report",
+                                                 "body_text": "numbers"})
+    first.search_index.catch_up()
+    with first.store.write() as db:  # as if the process stopped before the index caught up
+        db.conn.execute("DELETE FROM messages_fts")
+    first.close()
+    again = Services(config)
+    try:
+        found, total = again.messages.search(account, inbox["id"], "zeppelin", 10)
+    finally:
+        again.close()
+    assert total == 1 and found[0]["subject"] == "Quarterly zeppelin report"

@@ -1,0 +1,104 @@
+"""The full-text index, kept up to date behind the mail rather than in its way.
+
+Indexing a message with FTS5 costs about as much as storing it, so storing no longer does it:
+this indexer adds every message newer than the highest one indexed, when new mail pauses (or
+at the latest ``max_delay`` seconds after it starts arriving). A search first brings the index
+up to date itself, so it never misses a message; and since everything indexed is read back
+from the ``messages`` rows, nothing is lost if the process stops with the index behind: the
+next start catches up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from mailbot_sandbox.mime import html_to_text
+from mailbot_sandbox.store import Store
+
+BATCH = 500
+log = logging.getLogger("mailbot_sandbox.search")
+
+
+def _row_text(row: dict[str, Any]) -> list[Any]:
+    body = " ".join(filter(None, [row["body_text"], html_to_text(row["body_html"] or "") or None]))
+    recipients = json.loads(row["to_addresses"]) + json.loads(row["cc_addresses"])
+    return [
+        row["seq"],
+        row["subject"],
+        body,
+        f"{row['from_name'] or ''} {row['from_address']}",
+        " ".join(recipients),
+    ]
+
+
+class SearchIndex:
+    """Owns ``messages_fts``: :meth:`catch_up` before reading it, :meth:`notify` after mail."""
+
+    def __init__(self, store: Store, quiet: float = 0.2, max_delay: float = 2.0) -> None:
+        self._store = store
+        self._quiet = quiet
+        self._max_delay = max_delay
+        self._lock = threading.Lock()
+        self._indexed = int(store.scalar("SELECT coalesce(max(rowid), 0) FROM messages_fts"))
+        self._mail = threading.Event()
+        self._stopping = threading.Event()
+        self._mail.set()  # catch up on whatever an earlier run left unindexed
+        self._thread = threading.Thread(target=self._run, name="mailbot-index", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New messages were committed."""
+        self._mail.set()
+
+    def catch_up(self) -> int:
+        """Index every message not indexed yet; returns how many were added."""
+        return self._catch_up(background=False)
+
+    def _catch_up(self, *, background: bool) -> int:
+        added = 0
+        with self._lock:
+            while not (background and self._stopping.is_set()):
+                rows = self._store.rows(
+                    "SELECT seq, subject, body_text, body_html, from_name, from_address, "
+                    "to_addresses, cc_addresses FROM messages WHERE seq > ? ORDER BY seq "
+                    "LIMIT ?",
+                    [self._indexed, BATCH],
+                )
+                if not rows:
+                    return added
+                with self._store.write() as db:
+                    db.conn.executemany(
+                        "INSERT INTO messages_fts (rowid, subject, body, from_text, to_text) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [_row_text(row) for row in rows],
+                    )
+                self._indexed = rows[-1]["seq"]
+                added += len(rows)
+        return added
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._mail.wait()
+            if self._stopping.is_set():
+                return
+            # Let a burst finish first: while mail streams in, the index waits (bounded).
+            started = time.monotonic()
+            while time.monotonic() - started < self._max_delay:
+                self._mail.clear()
+                if not self._mail.wait(self._quiet) or self._stopping.is_set():
+                    break
+            self._mail.clear()
+            try:
+                self._catch_up(background=True)
+            except sqlite3.Error:  # the store went away under us; a search will catch up
+                log.warning("search index could not catch up", exc_info=True)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._mail.set()
+        self._thread.join(timeout=30)
