@@ -102,8 +102,10 @@ class Sandbox:
                     fd=listener.fileno(),
                 )
             self._http.daemon_threads = True  # type: ignore[attr-defined]
+            # serve_forever notices shutdown() once per poll interval: 0.5 s by default, which
+            # every test session would wait at its end.
             self._http_thread = threading.Thread(
-                target=self._http.serve_forever, name="mailbot-http", daemon=True
+                target=self._http.serve_forever, args=(0.05,), name="mailbot-http", daemon=True
             )
             self._http_thread.start()
             self._smtp = SmtpServer(

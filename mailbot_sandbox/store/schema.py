@@ -166,12 +166,20 @@ def _direction_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX messages_inbox_direction ON messages(inbox_id, direction, seq)")
 
 
+def _attachment_index(db: sqlite_utils.Database) -> None:
+    # has:attachment counts its hits; without this it reads every message of the inbox.
+    db.execute(
+        "CREATE INDEX messages_inbox_attachments ON messages(inbox_id, has_attachments, seq)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
     ("0003_addresses_per_account", _addresses_per_account),
     ("0004_blob_indexes", _blob_indexes),
     ("0005_direction_index", _direction_index),
+    ("0006_attachment_index", _attachment_index),
 ]
 
 
