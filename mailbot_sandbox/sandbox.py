@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
-import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
 from mailbot_sandbox.app import create_app
 from mailbot_sandbox.config import Config, load_config
-from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox.httpserver import HttpServer
 from mailbot_sandbox.retention import Retention
 from mailbot_sandbox.services import Services
 from mailbot_sandbox.smtp import SmtpServer
@@ -23,30 +18,6 @@ log = logging.getLogger("mailbot_sandbox")
 
 # What a Sandbox built in code uses unless told otherwise: OS-chosen ports, a database in memory.
 IN_PROCESS_DEFAULTS = {"port": 0, "smtp_port": 0, "db": ":memory:"}
-
-
-class _KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1 so that clients reuse connections; request lines are logged at debug level."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug('"%s" %s %s', self.requestline, code, size)
-
-
-def _bind(host: str, port: int, what: str) -> socket.socket:
-    """A listening socket on ``host:port``; :class:`ConfigError` naming the address if not."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen(128)
-    except OSError as exc:
-        listener.close()
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        raise ConfigError(f"cannot listen for {what} on {host}:{port}: {reason or exc}") from None
-    return listener
 
 
 def _display_host(host: str) -> str:
@@ -71,8 +42,7 @@ class Sandbox:
             raise TypeError("pass either config or keyword settings, not both")
         self.config = config or load_config({**IN_PROCESS_DEFAULTS, **settings}, environ={})
         self.services: Services | None = None
-        self._http: BaseWSGIServer | None = None
-        self._http_thread: threading.Thread | None = None
+        self._http: HttpServer | None = None
         self._smtp: SmtpServer | None = None
         self._retention: Retention | None = None
         self._state = "stopped"  # starting, running, stopping: what /ready reports
@@ -91,23 +61,8 @@ class Sandbox:
         try:
             app = create_app(self.config, services=self.services)
             app.extensions["mailbot.readiness"] = self._readiness
-            # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
-            with _bind(self.config.host, self.config.port, "HTTP") as listener:
-                self._http = make_server(
-                    self.config.host,
-                    self.config.port,
-                    app,
-                    threaded=True,
-                    request_handler=_KeepAliveHandler,
-                    fd=listener.fileno(),
-                )
-            self._http.daemon_threads = True  # type: ignore[attr-defined]
-            # serve_forever notices shutdown() once per poll interval: 0.5 s by default, which
-            # every test session would wait at its end.
-            self._http_thread = threading.Thread(
-                target=self._http.serve_forever, args=(0.05,), name="mailbot-http", daemon=True
-            )
-            self._http_thread.start()
+            self._http = HttpServer(app, self.config.host, self.config.port)
+            self._http.start()
             self._smtp = SmtpServer(
                 self.services, self.config.smtp_bind_host, self.config.smtp_port
             )
@@ -144,12 +99,8 @@ class Sandbox:
         if self.services is not None:
             self.services.shutdown()
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.stop()
             self._http = None
-        if self._http_thread is not None:
-            self._http_thread.join(timeout=10)
-            self._http_thread = None
         if self._retention is not None:
             self._retention.stop()
             self._retention = None

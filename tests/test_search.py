@@ -150,8 +150,9 @@ def test_a_restart_indexes_what_the_index_had_not_caught_up_on(tmp_path) -> None
     first = Services(config)
     account = first.accounts.for_key("mb_restart_index")
     inbox = first.inboxes.create(account, {"username": "box"})
-    first.delivery.inject(account, inbox["id"], {"subject": "Quarterly zeppelin report",
-                                                 "body_text": "numbers"})
+    first.delivery.inject(
+        account, inbox["id"], {"subject": "Quarterly zeppelin report", "body_text": "numbers"}
+    )
     first.search_index.catch_up()
     with first.store.write() as db:  # as if the process stopped before the index caught up
         db.conn.execute("DELETE FROM messages_fts")

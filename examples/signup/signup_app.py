@@ -51,6 +51,7 @@ def create_app() -> Flask:
     mailbot = MailBot(
         api_key=os.environ["MAILBOT_API_KEY"], base_url=os.environ["MAILBOT_BASE_URL"]
     )
+    app.extensions["mailbot"] = mailbot  # one client for the app's life; close() at shutdown
     inboxes = ensure_inboxes(mailbot)
     pending: dict[str, tuple[str, str]] = {}  # token -> (email, code)
     verified: set[str] = set()

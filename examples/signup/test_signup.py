@@ -12,7 +12,9 @@ from signup_app import create_app
 
 @pytest.fixture
 def client(mailbot_env: dict[str, str]) -> Iterator[FlaskClient]:
-    yield create_app().test_client()
+    app = create_app()
+    yield app.test_client()
+    app.extensions["mailbot"].close()
 
 
 def test_signup_sends_verification(mailbot_inbox, client: FlaskClient) -> None:

@@ -1,0 +1,161 @@
+"""The HTTP side: werkzeug's threaded WSGI server, with keep-alive.
+
+Werkzeug's development server closes every connection after its response, so each request
+from a pooled client (requests, httpx, the SDK) paid a new TCP connection and a new thread:
+about 2 ms of the 3 ms a small request took. It does so for one reason: after a response it
+drains whatever the client still sends, which on a kept-alive connection could be the next
+request. Here each request's body stream ends at its ``Content-Length``, so that drain can
+only ever see the rest of the current body, and the connection stays open. A request with a
+chunked body keeps the old behaviour (one request, then close).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import socket
+import threading
+from typing import Any, BinaryIO
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mailbot_sandbox.errors import ConfigError
+
+log = logging.getLogger("mailbot_sandbox")
+IDLE_TIMEOUT = 75  # seconds a kept-alive connection may sit between requests
+
+
+class _BodyReader:
+    """The part of the connection's stream that belongs to the current request's body."""
+
+    def __init__(self, stream: BinaryIO, length: int) -> None:
+        self._stream = stream
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self._stream.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self._stream.readline(size)
+        self.remaining -= len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.remaining > 0 and self.read(65536):
+            pass
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with persistent connections; request lines are logged at debug level."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in separate writes; on a kept-alive connection Nagle's
+        # algorithm would hold the body back for the client's delayed ACK (~40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.connections[self.connection] = threading.current_thread()  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.connections.pop(self.connection, None)  # type: ignore[attr-defined]
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._keep = False
+            return super().run_wsgi()
+        self._keep = True
+        try:
+            length = max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            length, self._keep = 0, False
+        stream = self.rfile
+        body = _BodyReader(stream, length)  # type: ignore[arg-type]
+        self.rfile = body  # type: ignore[assignment]
+        try:
+            super().run_wsgi()
+            body.drain()  # what the app left unread, so the next request line is next
+        finally:
+            self.rfile = stream
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if (
+            keyword.lower() == "connection"
+            and value.lower() == "close"
+            and getattr(self, "_keep", False)
+            and not self.close_connection  # set when the client itself asked to close
+        ):
+            return  # werkzeug's blanket close, dropped
+        super().send_header(keyword, value)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug('"%s" %s %s', self.requestline, code, size)
+
+
+def bind(host: str, port: int, what: str) -> socket.socket:
+    """A listening socket on ``host:port``; :class:`ConfigError` naming the address if not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(128)
+    except OSError as exc:
+        listener.close()
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise ConfigError(f"cannot listen for {what} on {host}:{port}: {reason or exc}") from None
+    return listener
+
+
+class HttpServer:
+    """Serves a WSGI app on its own thread; :meth:`stop` also closes idle kept-alive
+    connections, so no handler thread outlives the server."""
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
+        with bind(host, port, "HTTP") as listener:
+            self._server: BaseWSGIServer = make_server(
+                host,
+                port,
+                app,
+                threaded=True,
+                request_handler=KeepAliveHandler,
+                fd=listener.fileno(),
+            )
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        # Open connections and the threads serving them, so stop() can end both.
+        self._server.connections = {}  # type: ignore[attr-defined]
+        # serve_forever notices shutdown() once per poll interval: 0.5 s by default, which
+        # every test session would wait at its end.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="mailbot-http", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        open_connections = list(self._server.connections.items())  # type: ignore[attr-defined]
+        for connection, _ in open_connections:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+        for _, handler in open_connections:
+            handler.join(timeout=10)
+        self._thread.join(timeout=10)
