@@ -22,19 +22,24 @@ from mailbot_sandbox.mime import Attachment
 
 _SMTP_POLICY = email_policy.SMTP.clone(cte_type="7bit")
 _SMTPUTF8_POLICY = email_policy.SMTPUTF8
-_MANAGED = {
-    "from",
-    "to",
-    "cc",
-    "bcc",
-    "subject",
-    "date",
-    "message-id",
-    "mime-version",
-    "reply-to",
-    "in-reply-to",
-    "references",
-}
+# Headers this module writes itself; a caller's ``headers`` never replace them (nor Content-*).
+MANAGED_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "reply-to",
+        "in-reply-to",
+        "references",
+        "sender",
+        "return-path",
+    }
+)
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _PRINTABLE = re.compile(r"[ -~]*")
@@ -109,7 +114,7 @@ def build_message(
         msg["References"] = " ".join(references)
     for name, value in (headers or {}).items():
         key = name.lower()
-        if key not in _MANAGED and not key.startswith("content-"):
+        if not is_managed_header(key):
             msg[name] = value
     msg["MIME-Version"] = "1.0"  # set_content would add it too, but not for empty bodies
     if body_text is not None:
@@ -139,6 +144,12 @@ def new_message_id(domain: str) -> str:
     """
     local = _token(20)
     return f"<{local}@{domain}>"
+
+
+def is_managed_header(name: str) -> bool:
+    """True for a header the sandbox sets itself (From, Message-ID, Content-*, ...)."""
+    key = name.lower()
+    return key in MANAGED_HEADERS or key.startswith("content-")
 
 
 def _token(length: int) -> str:
@@ -211,7 +222,7 @@ def _build_simple(
         lines.append(b"References: " + "\r\n ".join(references).encode("ascii"))
     for name, value in (headers or {}).items():
         key = name.lower()
-        if key not in _MANAGED and not key.startswith("content-"):
+        if not is_managed_header(key):
             lines.append(_header(name, value))
     lines.append(b"MIME-Version: 1.0")
     head = b"\r\n".join(lines) + b"\r\n"

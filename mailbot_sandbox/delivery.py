@@ -18,7 +18,7 @@ from typing import Any
 from mailbot_sandbox import metrics, validation
 from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.clock import Clock, seconds_to_midnight, utc_day
-from mailbot_sandbox.compose import build_message, new_message_id
+from mailbot_sandbox.compose import build_message, is_managed_header, new_message_id
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.errors import (
     AmbiguousAddress,
@@ -60,23 +60,6 @@ REPLY_FIELDS = (
     "reply_all",
 )
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
-_RESERVED_HEADERS = {
-    "from",
-    "to",
-    "cc",
-    "bcc",
-    "subject",
-    "date",
-    "message-id",
-    "mime-version",
-    "content-type",
-    "content-transfer-encoding",
-    "in-reply-to",
-    "references",
-    "reply-to",
-    "sender",
-    "return-path",
-}
 SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "complained"}
 _STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
 
@@ -512,7 +495,7 @@ class Delivery:
                     f"headers: {validation.short_repr(name)} is not a valid header name",
                     field="headers",
                 )
-            if name.lower() in _RESERVED_HEADERS:
+            if is_managed_header(name):
                 raise InvalidRequest(
                     f"headers: {name} is set by the sandbox; use the message fields instead",
                     field="headers",
