@@ -7,18 +7,14 @@ stored when a rule refuses.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import mimetypes
-import re
 import sqlite3
 from typing import Any
 
-from mailbot_sandbox import metrics, validation
+from mailbot_sandbox import metrics, send_fields, validation
 from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.clock import Clock, seconds_to_midnight, utc_day
-from mailbot_sandbox.compose import build_message, is_managed_header, new_message_id
+from mailbot_sandbox.compose import build_message, new_message_id
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.errors import (
     AmbiguousAddress,
@@ -30,7 +26,7 @@ from mailbot_sandbox.errors import (
 from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.inboxes import Inboxes
 from mailbot_sandbox.messages import MailContent, Messages
-from mailbot_sandbox.mime import Attachment, parse_message, reply_subject
+from mailbot_sandbox.mime import parse_message, reply_subject
 from mailbot_sandbox.store import Store
 
 SEND_FIELDS = (
@@ -59,7 +55,6 @@ REPLY_FIELDS = (
     "track_clicks",
     "reply_all",
 )
-_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
 SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "complained"}
 _STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
 
@@ -169,7 +164,7 @@ class Delivery:
         to = validation.address_list(body.get("to"), "to", required=True)
         cc = validation.address_list(body.get("cc"), "cc")
         bcc = validation.address_list(body.get("bcc"), "bcc")
-        subject = self._subject(body.get("subject", ""))
+        subject = send_fields.subject(body.get("subject", ""))
         return self._compose_and_send(account, inbox, body, to=to, cc=cc, bcc=bcc, subject=subject)
 
     def reply(
@@ -249,19 +244,19 @@ class Delivery:
                 body["raw"], "raw", max_length=10**9, allow_empty=False
             ).encode("utf-8", "surrogateescape")
         if "raw_base64" in body:
-            return _b64(body["raw_base64"], "raw_base64")
+            return send_fields.base64_bytes(body["raw_base64"], "raw_base64")
         sender = validation.email_address(body.get("from", "sender@example.com"), "from")
         return build_message(
             from_address=sender,
             from_name=None,
             to=validation.address_list(body.get("to", inbox["address"]), "to"),
             cc=[],
-            subject=self._subject(body.get("subject", "")),
-            body_text=self._text(body.get("body_text"), "body_text"),
-            body_html=self._text(body.get("body_html"), "body_html"),
+            subject=send_fields.subject(body.get("subject", "")),
+            body_text=send_fields.text(body.get("body_text"), "body_text"),
+            body_html=send_fields.text(body.get("body_html"), "body_html"),
             message_id=new_message_id(sender.rpartition("@")[2]),
             date=self._clock.now(inbox["account_id"]),
-            headers=self._headers(body.get("headers")),
+            headers=send_fields.headers(body.get("headers")),
         )
 
     # -- composing -------------------------------------------------------------------------------
@@ -279,13 +274,13 @@ class Delivery:
         references: list[str] | None = None,
         thread_id: str | None = None,
     ) -> dict[str, Any]:
-        body_text = self._text(body.get("body_text"), "body_text")
-        body_html = self._text(body.get("body_html"), "body_html")
+        body_text = send_fields.text(body.get("body_text"), "body_text")
+        body_html = send_fields.text(body.get("body_html"), "body_html")
         if body_text is None and body_html is None:
             raise InvalidRequest("send body_text, body_html or both", field="body_text")
         reply_to = validation.address_list(body.get("reply_to"), "reply_to", most=10)
-        headers = self._headers(body.get("headers"))
-        attachments = self._attachments(body.get("attachments"))
+        headers = send_fields.headers(body.get("headers"))
+        attachments = send_fields.attachments(body.get("attachments"))
         labels = validation.string_set(body.get("labels", []), "labels")
         track_opens = validation.boolean(body.get("track_opens", False), "track_opens")
         track_clicks = validation.boolean(body.get("track_clicks", False), "track_clicks")
@@ -462,88 +457,6 @@ class Delivery:
             "ON CONFLICT (inbox_id, day) DO UPDATE SET count = count + 1",
             [inbox["id"], day],
         )
-
-    # -- field checks ----------------------------------------------------------------------------
-    @staticmethod
-    def _subject(value: Any) -> str:
-        if value is None:
-            return ""
-        return validation.string(value, "subject", max_length=998, allow_empty=True)
-
-    @staticmethod
-    def _text(value: Any, field: str) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise InvalidRequest(
-                f"{field} must be a string, got {validation.type_name(value)}", field=field
-            )
-        return value
-
-    @staticmethod
-    def _headers(value: Any) -> dict[str, str]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise InvalidRequest(
-                "headers must be an object of header names to values", field="headers"
-            )
-        headers: dict[str, str] = {}
-        for name, text in value.items():
-            if not _HEADER_NAME.match(name):
-                raise InvalidRequest(
-                    f"headers: {validation.short_repr(name)} is not a valid header name",
-                    field="headers",
-                )
-            if is_managed_header(name):
-                raise InvalidRequest(
-                    f"headers: {name} is set by the sandbox; use the message fields instead",
-                    field="headers",
-                )
-            headers[name] = validation.string(
-                text, f"headers.{name}", max_length=998, allow_empty=True
-            )
-        return headers
-
-    @staticmethod
-    def _attachments(value: Any) -> list[Attachment]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise InvalidRequest("attachments must be a list", field="attachments")
-        found = []
-        for index, item in enumerate(value):
-            where = f"attachments[{index}]"
-            if not isinstance(item, dict):
-                raise InvalidRequest(f"{where} must be an object", field=where)
-            validation.check_fields(
-                item, ("filename", "content_type", "content"), required=("filename", "content")
-            )
-            filename = validation.string(item["filename"], f"{where}.filename")
-            guessed = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-            content_type = validation.string(
-                item.get("content_type") or guessed, f"{where}.content_type", max_length=127
-            ).lower()
-            if "/" not in content_type:
-                raise InvalidRequest(
-                    f"{where}.content_type must look like type/subtype", field=where
-                )
-            found.append(
-                Attachment(
-                    filename=filename,
-                    content_type=content_type,
-                    content=_b64(item["content"], f"{where}.content"),
-                )
-            )
-        return found
-
-
-def _b64(value: Any, field: str) -> bytes:
-    text = validation.string(value, field, max_length=10**9, allow_empty=True)
-    try:
-        return base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(f"{field} is not valid base64", field=field) from None
 
 
 def _json(value: Any) -> str:
