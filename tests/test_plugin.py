@@ -264,3 +264,64 @@ def test_ini_settings_apply(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1)
+
+
+def test_against_a_separately_started_serve_process(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mailbot_sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--smtp-port",
+            "0",
+            "--db",
+            str(tmp_path / "mail.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = ""
+        assert server.stdout is not None
+        for line in server.stdout:
+            banner += line
+            if line.startswith("Press Ctrl+C"):
+                break
+        api = re.search(r"API\s+(http://\S+)/v1", banner)
+        smtp = re.search(r"SMTP\s+(\S+:\d+)", banner)
+        assert api and smtp, banner
+        pytester.makepyfile(mailhelpers=SMTP_HELPER)
+        pytester.makepyfile(
+            test_inner_serve="""
+            from mailhelpers import deliver
+
+            def test_mail_through_the_server(mailbot_sandbox, inbox):
+                assert mailbot_sandbox.external
+                deliver(mailbot_sandbox, inbox.address, "Hello from outside", "code 246810")
+                assert inbox.wait_for(subject_contains="outside", timeout=10).code() == "246810"
+            """
+        )
+        result = pytester.runpytest_subprocess(
+            "-p",
+            "no:randomly",
+            "-n",
+            "2",
+            f"--mailbot-url={api.group(1)}",
+            f"--mailbot-smtp={smtp.group(1)}",
+        )
+        result.assert_outcomes(passed=1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=15)
+    assert server.returncode == 0
