@@ -32,8 +32,7 @@ def fill(db: str, count: int, seed: int = 42) -> tuple[str, dict[str, str]]:
 
     from mailbot_sandbox import messages, threads
     from mailbot_sandbox.config import load_config
-    from mailbot_sandbox.messages import MailContent
-    from mailbot_sandbox.mime import Attachment
+    from mailbot_sandbox.mime import Attachment, ParsedMail
     from mailbot_sandbox.services import Services
 
     fake = Faker("en_US")
@@ -95,13 +94,13 @@ def fill(db: str, count: int, seed: int = 42) -> tuple[str, dict[str, str]]:
                         attachments.append(
                             Attachment(f"report-{n}.pdf", "application/pdf", b"%PDF-1.4 " * 40)
                         )
-                    content = MailContent(
+                    content = ParsedMail(
                         from_address=address if inbound else owner,
                         from_name=name if inbound else "Archive",
                         subject=subject(n),
                         to_addresses=[owner] if inbound else [address],
                         body_text="\n\n".join(text),
-                        message_id_header=f"<{n}.{seed}@bench.example>",
+                        message_id=f"<{n}.{seed}@bench.example>",
                         attachments=attachments,
                     )
                     raw = (

@@ -25,8 +25,8 @@ from mailbot_sandbox.errors import (
 )
 from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.inboxes import Inboxes
-from mailbot_sandbox.messages import MailContent, Messages
-from mailbot_sandbox.mime import parse_message, reply_subject
+from mailbot_sandbox.messages import Messages
+from mailbot_sandbox.mime import ParsedMail, parse_message, reply_subject
 from mailbot_sandbox.store import Store
 
 SEND_FIELDS = (
@@ -102,7 +102,7 @@ class Delivery:
 
     def receive_smtp(self, mail_from: str, recipients: list[str], raw: bytes) -> str:
         """Store a received message once per recipient inbox; the SMTP reply to give."""
-        content = MailContent.from_parsed(parse_message(raw))
+        content = parse_message(raw)
         if not content.from_address:
             content.from_address = mail_from
         stored: list[dict[str, Any]] = []
@@ -141,7 +141,7 @@ class Delivery:
         """Send ``raw`` from an inbox whose address and key authenticated the SMTP session."""
         if len(raw) > self._config.max_message_size:
             return f"552 5.3.4 message exceeds {self._config.max_message_size} bytes"
-        content = MailContent.from_parsed(parse_message(raw))
+        content = parse_message(raw)
         inbox = self._inboxes.row(account, inbox_id)
         content.from_address = content.from_address or inbox["address"]
         in_headers = {a.lower() for a in content.to_addresses + content.cc_addresses}
@@ -222,7 +222,7 @@ class Delivery:
             raise PayloadTooLarge(
                 f"message is {len(raw)} bytes; the limit is {self._config.max_message_size}"
             )
-        content = MailContent.from_parsed(parse_message(raw))
+        content = parse_message(raw)
         with self._store.write() as db:
             row = self._messages.insert(
                 db.conn,
@@ -305,7 +305,7 @@ class Delivery:
             raise PayloadTooLarge(
                 f"message is {len(raw)} bytes; the limit is {self._config.max_message_size}"
             )
-        content = MailContent(
+        content = ParsedMail(
             from_address=inbox["address"],
             from_name=inbox["display_name"],
             subject=subject,
@@ -314,7 +314,7 @@ class Delivery:
             reply_to=reply_to,
             body_text=body_text,
             body_html=body_html,
-            message_id_header=message_id,
+            message_id=message_id,
             in_reply_to=in_reply_to,
             references=references or [],
             attachments=attachments,
@@ -336,7 +336,7 @@ class Delivery:
         self,
         account: Account,
         inbox_id: str,
-        content: MailContent,
+        content: ParsedMail,
         raw: bytes,
         recipients: list[str],
         *,
@@ -405,7 +405,7 @@ class Delivery:
         conn: sqlite3.Connection,
         sender_account_id: str,
         address: str,
-        content: MailContent,
+        content: ParsedMail,
         raw_id: int,
         size: int,
         touched: list[str],

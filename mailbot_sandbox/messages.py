@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from mailbot_sandbox import validation
@@ -14,7 +13,7 @@ from mailbot_sandbox.clock import Clock
 from mailbot_sandbox.errors import Forbidden, InvalidRequest, NotFound, WaitTimeout
 from mailbot_sandbox.ids import format_time, new_id, parse_time
 from mailbot_sandbox.inboxes import Inboxes
-from mailbot_sandbox.mime import Attachment, ParsedMail
+from mailbot_sandbox.mime import ParsedMail
 from mailbot_sandbox.notify import Notifier
 from mailbot_sandbox.search import compile_query
 from mailbot_sandbox.search_index import SearchIndex
@@ -33,41 +32,6 @@ _JSON_COLUMNS = (
     "reply_to",
     "labels",
 )
-
-
-@dataclass
-class MailContent:
-    """What a message says, whether parsed from received bytes or built for sending."""
-
-    from_address: str
-    subject: str = ""
-    from_name: str | None = None
-    to_addresses: list[str] = field(default_factory=list)
-    cc_addresses: list[str] = field(default_factory=list)
-    reply_to: list[str] = field(default_factory=list)
-    body_text: str | None = None
-    body_html: str | None = None
-    message_id_header: str | None = None
-    in_reply_to: str | None = None
-    references: list[str] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
-
-    @classmethod
-    def from_parsed(cls, parsed: ParsedMail) -> MailContent:
-        return cls(
-            from_address=parsed.from_address,
-            subject=parsed.subject,
-            from_name=parsed.from_name,
-            to_addresses=parsed.to_addresses,
-            cc_addresses=parsed.cc_addresses,
-            reply_to=parsed.reply_to,
-            body_text=parsed.body_text,
-            body_html=parsed.body_html,
-            message_id_header=parsed.message_id,
-            in_reply_to=parsed.in_reply_to,
-            references=parsed.references,
-            attachments=parsed.attachments,
-        )
 
 
 def decode(row: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +71,7 @@ class Messages:
         inbox_id: str,
         direction: str,
         status: str,
-        content: MailContent,
+        content: ParsedMail,
         raw_id: int,
         size: int,
         bcc: list[str] | None = None,
@@ -148,7 +112,7 @@ class Messages:
             "thread_id": thread_id,
             "direction": direction,
             "status": status,
-            "message_id_header": content.message_id_header,
+            "message_id_header": content.message_id,
             "in_reply_to": content.in_reply_to,
             "references": json.dumps(content.references),
             "from_address": content.from_address,
