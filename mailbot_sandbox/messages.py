@@ -160,9 +160,14 @@ class Messages:
         conn.execute("UPDATE messages SET status = ? WHERE id = ?", [status, message_id])
 
     def published(self, inbox_ids: list[str]) -> None:
-        """Tell waiters of these inboxes, and the search index, that mail arrived."""
-        self._notifier.publish(inbox_ids)
-        self._index.notify()
+        """Tell waiters of these inboxes, and the search index, that mail arrived (once the
+        transaction storing it has committed)."""
+
+        def tell() -> None:
+            self._notifier.publish(inbox_ids)
+            self._index.notify()
+
+        self._store.after_commit(tell)
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, account: Account, inbox_id: str, message_id: str) -> dict[str, Any]:

@@ -2,18 +2,18 @@
 
 Every thread (HTTP workers, the SMTP loop, webhook workers) shares one connection behind a
 re-entrant lock: SQLite serializes writers anyway, and a single connection keeps ``:memory:``
-databases and read-your-writes simple. Writes go through :meth:`Store.write`, which is a
-sqlite-utils ``atomic()`` block: all or nothing.
+databases and read-your-writes simple. Writes go through :meth:`Store.write`: all or nothing,
+and serialized with any other sandbox process using the same database file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,7 +54,12 @@ class Store:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
-        with self.lock:
+        self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
+        self._process_lock: ProcessLock | contextlib.nullcontext[None] = (
+            contextlib.nullcontext() if path == ":memory:" else ProcessLock(f"{path}.lock")
+        )
+        with self.lock, self._process_lock:
             migrate(self.db)
         self._checkpointer: _Checkpointer | None = None
         self._reader: sqlite3.Connection | None = None
@@ -71,9 +76,59 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
-        """A transaction: commits when the block ends, rolls back if it raises."""
-        with self.lock, self.db.atomic():
-            yield self.db
+        """A transaction: commits when the block ends, rolls back if it raises.
+
+        Nested blocks are savepoints: an inner block that raises undoes only its own writes.
+        The outermost block takes SQLite's write lock at once (``BEGIN IMMEDIATE``) and, on
+        a database file, the cross-process lock first, so sandbox processes sharing a file
+        queue for it instead of backing off in SQLite's busy handler (which sleeps in steps
+        of up to 100 ms).
+        """
+        with self.lock:
+            conn = self.conn
+            if conn.in_transaction:
+                self._depth += 1
+                name = f"nested_{self._depth}"
+                conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self.db
+                except BaseException:
+                    if conn.in_transaction:  # a failed COMMIT inside may have ended it
+                        conn.execute(f"ROLLBACK TO {name}")
+                        conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+                return
+            with self._process_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    conn.rollback()
+                    self._after_commit.clear()
+                    raise
+                try:
+                    conn.commit()
+                except BaseException:
+                    self._after_commit.clear()
+                    raise
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the current transaction has committed (now, outside one).
+
+        Wake-ups go through here: a waiter told about mail must be able to read it, from
+        this process or another one."""
+        with self.lock:
+            if self.conn.in_transaction:
+                self._after_commit.append(hook)
+                return
+        hook()
 
     def rows(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         """Run a read query and return every row as a dict."""
@@ -113,6 +168,28 @@ class Store:
             if self._checkpointer is not None:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.close()
+        if isinstance(self._process_lock, ProcessLock):
+            self._process_lock.close()
+
+
+class ProcessLock:
+    """An exclusive ``flock`` on a file next to the database, held around each write
+    transaction; processes waiting for it wake the moment it is released."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot open lock file {path}: {exc.strerror}") from None
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 class _Checkpointer(threading.Thread):
@@ -139,70 +216,3 @@ class _Checkpointer(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join(timeout=10)
-
-
-class BatchWriter:
-    """One thread that runs write jobs, committing together the jobs that queue up meanwhile.
-
-    A job does its writes inside ``Store.write()``, which nests as a savepoint here, so a
-    failing job rolls back alone. Its future
-    resolves only after the shared COMMIT: a caller answering on it (an SMTP 250) never
-    acknowledges what is not on disk. Readers use the same locked connection or a
-    committed-only one, so nothing a job wrote is seen before that commit either.
-    """
-
-    def __init__(self, store: Store, name: str, max_batch: int = 64) -> None:
-        self._store = store
-        self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Callable[[], T]) -> Future[T]:
-        """Queue ``job`` (it uses the store as usual); its result arrives after the commit."""
-        future: Future[T] = Future()
-        self._jobs.put((job, future))
-        return future
-
-    def _run(self) -> None:
-        while (first := self._jobs.get()) is not None:
-            batch = [first]
-            stopping = False
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._commit(batch)
-            if stopping:
-                break
-
-    def _commit(self, batch: list[tuple[Callable[[], Any], Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
-        try:
-            with self._store.write():
-                for job, future in batch:
-                    try:  # a job writes inside its own Store.write(): a savepoint here
-                        outcomes.append((future, job(), None))
-                    except Exception as exc:  # handed to that job's caller
-                        outcomes.append((future, None, exc))
-        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        for future, value, error in outcomes:
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
-
-    def close(self) -> None:
-        """Finish every queued job, then stop the thread."""
-        self._jobs.put(None)
-        self._thread.join(timeout=30)
