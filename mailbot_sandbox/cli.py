@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
         "(MAILBOT_RETENTION_MAX_MESSAGES, default 0)",
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes serving the database file; 0 = one per CPU, at most 4 "
+        "(MAILBOT_WORKERS, default 0; always 1 with --db :memory:)",
+    )
+    serve.add_argument(
         "--retention-interval",
         type=int,
         metavar="SECONDS",
@@ -183,24 +190,32 @@ def configure_logging(level: str, fmt: str = "text") -> None:
 
 def _serve(options: dict[str, Any]) -> int:
     from mailbot_sandbox.sandbox import Sandbox
+    from mailbot_sandbox.workers import Supervisor, worker_count
 
     config = load_config(options)
     configure_logging(config.log_level, config.log_format)
-    sandbox = Sandbox(config)
-    sandbox.start()
+    workers = worker_count(config)
+    server: Sandbox | Supervisor = Supervisor(config) if workers > 1 else Sandbox(config)
+    server.start()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    where = sandbox.describe()
+    where = server.describe()
     print(f"mailbot-sandbox {__version__} is running", flush=True)
     print(f"  API      {where['api']}    (MailBot(api_key='mb_...', base_url=...))")
     print(f"  SMTP     {where['smtp']}")
     print(f"  data     {where['data']}")
     print(f"  keys     {'only the configured ones' if config.strict_keys else 'any mb_... key'}")
+    print(f"  workers  {workers} process{'es' if workers > 1 else ''}")
     print("Press Ctrl+C to stop.", flush=True)
-    stop.wait()
+    failed = server.failed if isinstance(server, Supervisor) else threading.Event()
+    while not (stop.wait(0.5) or failed.is_set()):
+        pass
     print("stopping...", flush=True)
-    sandbox.stop()
+    server.stop()
+    if failed.is_set():
+        print("mailbot-sandbox: error: a worker process ended unexpectedly", file=sys.stderr)
+        return 1
     return 0
 
 

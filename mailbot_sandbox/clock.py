@@ -6,31 +6,24 @@ tomorrow without waiting for it.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from mailbot_sandbox.store import Store
 
 
 class Clock:
-    """Per-account time; offsets are kept in the store and cached here."""
+    """Per-account time; offsets are kept in the store and read from it each time (an
+    indexed read), so every process sharing the database follows a move at once."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._offsets: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def offset(self, account_id: str) -> float:
         """Seconds this account's clock runs ahead of real time."""
-        cached = self._offsets.get(account_id)
-        if cached is None:
-            cached = float(
-                self._store.scalar("SELECT clock_offset FROM accounts WHERE id = ?", [account_id])
-                or 0.0
-            )
-            with self._lock:
-                self._offsets[account_id] = cached
-        return cached
+        return float(
+            self._store.scalar("SELECT clock_offset FROM accounts WHERE id = ?", [account_id])
+            or 0.0
+        )
 
     def now(self, account_id: str) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.offset(account_id))
@@ -38,8 +31,6 @@ class Clock:
     def set_offset(self, account_id: str, seconds: float) -> None:
         with self._store.write() as db:
             db.execute("UPDATE accounts SET clock_offset = ? WHERE id = ?", [seconds, account_id])
-        with self._lock:
-            self._offsets[account_id] = seconds
 
 
 def utc_day(moment: datetime) -> str:

@@ -38,6 +38,9 @@ class Config:
     retention_days: int = 0
     retention_max_messages: int = 0
     retention_interval: int = 60
+    # Processes serving one database file; 0 = one per CPU (at most 4). A database in memory
+    # lives in one process, so it always gets one.
+    workers: int = 0
 
     @property
     def strict_keys(self) -> bool:
@@ -82,6 +85,7 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "retention_days": _parse_int("MAILBOT_RETENTION_DAYS", 0, 36500),
     "retention_max_messages": _parse_int("MAILBOT_RETENTION_MAX_MESSAGES", 0, 10**9),
     "retention_interval": _parse_int("MAILBOT_RETENTION_INTERVAL", 1, 86400),
+    "workers": _parse_int("MAILBOT_WORKERS", 0, 64),
 }
 
 # Integer settings given in code or on the command line: (low, high), checked like the env.
@@ -91,6 +95,7 @@ _INT_RANGES = {
     "retention_days": (0, 36500),
     "retention_max_messages": (0, 10**9),
     "retention_interval": (1, 86400),
+    "workers": (0, 64),
 }
 
 

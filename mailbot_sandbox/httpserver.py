@@ -120,14 +120,20 @@ def bind(host: str, port: int, what: str) -> socket.socket:
 
 class HttpServer:
     """Serves a WSGI app on its own thread; :meth:`stop` also closes idle kept-alive
-    connections, so no handler thread outlives the server."""
+    connections, so no handler thread outlives the server.
 
-    def __init__(self, app: Any, host: str, port: int) -> None:
+    With ``port=None`` it listens nowhere: connections accepted elsewhere (by the supervisor
+    of several sandbox processes) are handed to :meth:`adopt`.
+    """
+
+    def __init__(self, app: Any, host: str, port: int | None) -> None:
+        self._listening = port is not None
         # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
-        with bind(host, port, "HTTP") as listener:
+        # Without a port, werkzeug still wants a socket: an unbound one that never listens.
+        with bind(host, port, "HTTP") if port is not None else socket.socket() as listener:
             self._server: BaseWSGIServer = make_server(
                 host,
-                port,
+                port or 0,
                 app,
                 threaded=True,
                 request_handler=KeepAliveHandler,
@@ -147,10 +153,21 @@ class HttpServer:
         return int(self._server.port)
 
     def start(self) -> None:
-        self._thread.start()
+        if self._listening:
+            self._thread.start()
+
+    def adopt(self, connection: socket.socket) -> None:
+        """Serve a connection accepted by someone else, on a thread of its own."""
+        try:
+            peer = connection.getpeername()
+        except OSError:  # the client left already
+            connection.close()
+            return
+        self._server.process_request(connection, peer)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._listening:
+            self._server.shutdown()
         self._server.server_close()
         open_connections = list(self._server.connections.items())  # type: ignore[attr-defined]
         for connection, _ in open_connections:
@@ -158,4 +175,5 @@ class HttpServer:
                 connection.shutdown(socket.SHUT_RDWR)
         for _, handler in open_connections:
             handler.join(timeout=10)
-        self._thread.join(timeout=10)
+        if self._listening:
+            self._thread.join(timeout=10)

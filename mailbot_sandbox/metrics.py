@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mailbot_sandbox import __version__
 
@@ -85,8 +86,22 @@ class Registry:
         with self._lock:
             return self._values[name].get(key, 0)
 
-    def render(self, gauges: Mapping[str, tuple[str, float]] | None = None) -> str:
-        """Every counter, plus ``gauges`` (name -> (help, value)) measured at scrape time."""
+    def snapshot(self) -> dict[str, list[list[Any]]]:
+        """Every series as JSON-ready lists: ``{name: [[label values..., value], ...]}``."""
+        with self._lock:
+            return {
+                name: [[*key, value] for key, value in series.items()]
+                for name, series in self._values.items()
+            }
+
+    def render(
+        self,
+        gauges: Mapping[str, tuple[str, float]] | None = None,
+        others: Iterable[Mapping[str, list[list[Any]]]] = (),
+    ) -> str:
+        """Every counter, plus ``gauges`` (name -> (help, value)) measured at scrape time.
+
+        ``others`` are :meth:`snapshot` s of the sandbox's other processes, added in."""
         lines = [
             f"# HELP {PREFIX}info Version of this mailbot-sandbox",
             f"# TYPE {PREFIX}info gauge",
@@ -94,6 +109,14 @@ class Registry:
         ]
         with self._lock:
             snapshot = {name: dict(series) for name, series in self._values.items()}
+        for other in others:
+            for name, rows in other.items():
+                if name not in snapshot:
+                    continue
+                series = snapshot[name]
+                for row in rows:
+                    labels = tuple(str(part) for part in row[:-1])
+                    series[labels] = series.get(labels, 0) + row[-1]
         for name, counter in self._counters.items():
             full = f"{PREFIX}{name}_total"
             lines.append(f"# HELP {full} {counter.help}")

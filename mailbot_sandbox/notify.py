@@ -9,11 +9,14 @@ waiters of another.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class Notifier:
-    def __init__(self) -> None:
+    """:param forward: also called with every :meth:`publish` (the sandbox's other processes)."""
+
+    def __init__(self, forward: Callable[[list[str]], None] | None = None) -> None:
+        self._forward = forward
         self._lock = threading.Lock()
         self._versions: dict[str, int] = {}
         self._conditions: dict[str, tuple[threading.Condition, int]] = {}
@@ -27,10 +30,14 @@ class Notifier:
         with self._lock:
             return self._versions.get(inbox_id, 0)
 
-    def publish(self, inbox_ids: Iterable[str]) -> None:
-        """Mark new mail in these inboxes and wake their waiters."""
+    def publish(self, inbox_ids: Iterable[str], *, forward: bool = True) -> None:
+        """Mark new mail in these inboxes and wake their waiters (here and, unless
+        ``forward`` is false, in the other processes)."""
+        ids = list(set(inbox_ids))
+        if forward and self._forward is not None:
+            self._forward(ids)
         with self._lock:
-            for inbox_id in set(inbox_ids):
+            for inbox_id in ids:
                 self._versions[inbox_id] = self._versions.get(inbox_id, 0) + 1
                 entry = self._conditions.get(inbox_id)
                 if entry is not None:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import socket
+import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from mailbot_sandbox import metrics
 from mailbot_sandbox.app import create_app
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.httpserver import HttpServer
+from mailbot_sandbox.peers import Peers
 from mailbot_sandbox.retention import Retention
 from mailbot_sandbox.services import Services
 from mailbot_sandbox.smtp import SmtpServer
@@ -18,6 +26,17 @@ log = logging.getLogger("mailbot_sandbox")
 
 # What a Sandbox built in code uses unless told otherwise: OS-chosen ports, a database in memory.
 IN_PROCESS_DEFAULTS = {"port": 0, "smtp_port": 0, "db": ":memory:"}
+
+
+@dataclass
+class WorkerLink:
+    """What makes a Sandbox one worker process of several: its number (0 is the primary,
+    which runs retention and other upkeep), the channel on which the supervisor hands it
+    accepted connections, and its link to the other workers."""
+
+    index: int
+    handoff: socket.socket
+    peers: Peers
 
 
 def _display_host(host: str) -> str:
@@ -37,10 +56,14 @@ class Sandbox:
             print(sandbox.api_url, sandbox.smtp_port)
     """
 
-    def __init__(self, config: Config | None = None, **settings: Any) -> None:
+    def __init__(
+        self, config: Config | None = None, *, worker: WorkerLink | None = None, **settings: Any
+    ) -> None:
         if config is not None and settings:
             raise TypeError("pass either config or keyword settings, not both")
         self.config = config or load_config({**IN_PROCESS_DEFAULTS, **settings}, environ={})
+        self._worker = worker  # set when this is one process of several (see workers.py)
+        self._handoff: threading.Thread | None = None
         self.services: Services | None = None
         self._http: HttpServer | None = None
         self._smtp: SmtpServer | None = None
@@ -57,21 +80,32 @@ class Sandbox:
         if self.services is not None:
             raise RuntimeError("sandbox already started")
         self._state = "starting"
-        self.services = Services(self.config)
+        worker = self._worker
+        primary = worker is None or worker.index == 0
+        self.services = Services(
+            self.config, peers=worker.peers if worker else None, primary=primary
+        )
         try:
             app = create_app(self.config, services=self.services)
             app.extensions["mailbot.readiness"] = self._readiness
-            self._http = HttpServer(app, self.config.host, self.config.port)
+            # A worker listens nowhere itself: its supervisor accepts and hands connections on.
+            self._http = HttpServer(app, self.config.host, None if worker else self.config.port)
             self._http.start()
             self._smtp = SmtpServer(
-                self.services, self.config.smtp_bind_host, self.config.smtp_port
+                self.services, self.config.smtp_bind_host, None if worker else self.config.smtp_port
             )
             self._smtp.start()
-            self._retention = Retention(self.services.store, self.services.clock, self.config)
-            self._retention.start()
+            if primary:  # one process of several prunes for all
+                self._retention = Retention(self.services.store, self.services.clock, self.config)
+                self._retention.start()
+            if worker is not None:
+                self._start_worker(worker, self.services)
         except BaseException:
             self.stop()
             raise
+        if worker is not None:
+            self._state = "running"
+            return self
         where = self.describe()
         log.info(
             "sandbox started: API %s, SMTP %s, data %s",
@@ -83,6 +117,38 @@ class Sandbox:
         self._state = "running"
         return self
 
+    def _start_worker(self, worker: WorkerLink, services: Services) -> None:
+        def on_mail(inbox_ids: list[str]) -> None:  # stored by another process
+            services.notifier.publish(inbox_ids, forward=False)
+            services.search_index.notify()
+
+        worker.peers.start(on_mail, metrics.REGISTRY.snapshot)
+        self._handoff = threading.Thread(
+            target=self._take_connections, args=(worker,), name="mailbot-handoff", daemon=True
+        )
+        self._handoff.start()
+
+    def _take_connections(self, worker: WorkerLink) -> None:
+        """Serve what the supervisor hands over, until it closes the channel."""
+        while True:
+            try:
+                kind, fds, _, _ = socket.recv_fds(worker.handoff, 16, 1)
+            except OSError:
+                return  # closed by stop()
+            if not kind:
+                break  # the supervisor is gone
+            for fd in fds:
+                connection = socket.socket(fileno=fd)
+                if kind == b"s" and self._smtp is not None:
+                    self._smtp.adopt(connection)
+                elif kind == b"h" and self._http is not None:
+                    self._http.adopt(connection)
+                else:
+                    connection.close()
+        if self._state == "running":
+            log.warning("the supervisor went away; stopping")
+            os.kill(os.getpid(), signal.SIGTERM)
+
     def stop(self) -> None:
         """Stop SMTP first (no new mail), then HTTP, then close the store. Safe to repeat.
 
@@ -91,8 +157,14 @@ class Sandbox:
         """
         was_running = self._state == "running"
         self._state = "stopping"  # /ready answers 503 from here on
-        if was_running:
+        if was_running and self._worker is None:
             log.info("sandbox stopping")
+        if self._worker is not None:
+            with contextlib.suppress(OSError):
+                self._worker.handoff.shutdown(socket.SHUT_RDWR)
+            if self._handoff is not None:
+                self._handoff.join(timeout=5)
+            self._worker.handoff.close()
         if self._smtp is not None:
             self._smtp.stop()
             self._smtp = None
@@ -108,7 +180,7 @@ class Sandbox:
             self.services.close()
             self.services = None
         self._state = "stopped"
-        if was_running:
+        if was_running and self._worker is None:
             log.info("sandbox stopped")
 
     def __enter__(self) -> Sandbox:

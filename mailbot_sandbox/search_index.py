@@ -39,17 +39,20 @@ def _row_text(row: dict[str, Any]) -> list[Any]:
 class SearchIndex:
     """Owns ``messages_fts``: :meth:`catch_up` before reading it, :meth:`notify` after mail."""
 
-    def __init__(self, store: Store, quiet: float = 0.2, max_delay: float = 2.0) -> None:
+    def __init__(
+        self, store: Store, quiet: float = 0.2, max_delay: float = 2.0, *, background: bool = True
+    ) -> None:
         self._store = store
         self._quiet = quiet
         self._max_delay = max_delay
         self._lock = threading.Lock()
-        self._indexed = int(store.scalar("SELECT coalesce(max(rowid), 0) FROM messages_fts"))
         self._mail = threading.Event()
         self._stopping = threading.Event()
-        self._mail.set()  # catch up on whatever an earlier run left unindexed
-        self._thread = threading.Thread(target=self._run, name="mailbot-index", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if background:  # off in all but one process of several sharing the database
+            self._mail.set()  # catch up on whatever an earlier run left unindexed
+            self._thread = threading.Thread(target=self._run, name="mailbot-index", daemon=True)
+            self._thread.start()
 
     def notify(self) -> None:
         """New messages were committed."""
@@ -59,25 +62,32 @@ class SearchIndex:
         """Index every message not indexed yet; returns how many were added."""
         return self._catch_up(background=False)
 
+    def _indexed(self) -> int:
+        return int(
+            self._store.scalar("SELECT rowid FROM messages_fts ORDER BY rowid DESC LIMIT 1") or 0
+        )
+
     def _catch_up(self, *, background: bool) -> int:
         added = 0
         with self._lock:
             while not (background and self._stopping.is_set()):
-                rows = self._store.rows(
-                    "SELECT seq, subject, body_text, body_html, from_name, from_address, "
-                    "to_addresses, cc_addresses FROM messages WHERE seq > ? ORDER BY seq "
-                    "LIMIT ?",
-                    [self._indexed, BATCH],
-                )
-                if not rows:
+                newest = self._store.scalar("SELECT max(seq) FROM messages") or 0
+                if newest <= self._indexed():
                     return added
+                # Where the index ends is read again under the write lock: another process
+                # sharing the database may have indexed these rows meanwhile.
                 with self._store.write() as db:
+                    rows = self._store.rows(
+                        "SELECT seq, subject, body_text, body_html, from_name, from_address, "
+                        "to_addresses, cc_addresses FROM messages WHERE seq > ? ORDER BY seq "
+                        "LIMIT ?",
+                        [self._indexed(), BATCH],
+                    )
                     db.conn.executemany(
                         "INSERT INTO messages_fts (rowid, subject, body, from_text, to_text) "
                         "VALUES (?, ?, ?, ?, ?)",
                         [_row_text(row) for row in rows],
                     )
-                self._indexed = rows[-1]["seq"]
                 added += len(rows)
         return added
 
@@ -101,4 +111,5 @@ class SearchIndex:
     def close(self) -> None:
         self._stopping.set()
         self._mail.set()
-        self._thread.join(timeout=30)
+        if self._thread is not None:
+            self._thread.join(timeout=30)

@@ -15,24 +15,31 @@ from mailbot_sandbox.inboxes import Inboxes
 from mailbot_sandbox.messages import Messages
 from mailbot_sandbox.notify import Notifier
 from mailbot_sandbox.outbox import Outbox
+from mailbot_sandbox.peers import Peers
 from mailbot_sandbox.search_index import SearchIndex
 from mailbot_sandbox.store import Store
 from mailbot_sandbox.threads import Threads
 
 
 class Services:
-    """Builds the store and the services for one configuration."""
+    """Builds the store and the services for one configuration.
 
-    def __init__(self, config: Config) -> None:
+    One process of several on a database file (see :mod:`mailbot_sandbox.workers`) passes
+    ``peers``; only the ``primary`` one runs the background upkeep (WAL checkpoints, the
+    search indexer), which the others would only duplicate.
+    """
+
+    def __init__(self, config: Config, *, peers: Peers | None = None, primary: bool = True) -> None:
         self.config = config
-        self.store = Store(config.db)
+        self.peers = peers
+        self.store = Store(config.db, checkpoint=primary)
         self.clock = Clock(self.store)
         self.accounts = Accounts(self.store, config.api_keys)
         self.domains = Domains(self.store, self.clock, config)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
-        self.notifier = Notifier()
+        self.notifier = Notifier(forward=peers.mail if peers is not None else None)
         self.threads = Threads(self.store)
-        self.search_index = SearchIndex(self.store)
+        self.search_index = SearchIndex(self.store, background=primary)
         self.messages = Messages(
             self.store, self.clock, self.inboxes, self.threads, self.notifier, self.search_index
         )
@@ -45,4 +52,6 @@ class Services:
 
     def close(self) -> None:
         self.search_index.close()
+        if self.peers is not None:
+            self.peers.close()
         self.store.close()

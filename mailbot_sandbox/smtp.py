@@ -7,9 +7,12 @@ was given), so :class:`SmtpServer` runs ``loop.create_server`` itself and reads 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import socket
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -291,9 +294,12 @@ async def read_data(reader: asyncio.StreamReader, limit: int | None) -> bytes | 
 
 
 class SmtpServer:
-    """Runs :class:`MailHandler` on ``host:port`` (0 lets the OS choose)."""
+    """Runs :class:`MailHandler` on ``host:port`` (0 lets the OS choose).
 
-    def __init__(self, services: Services, host: str, port: int) -> None:
+    With ``port=None`` it listens nowhere and serves the connections handed to :meth:`adopt`.
+    """
+
+    def __init__(self, services: Services, host: str, port: int | None) -> None:
         self.services = services
         self.host = host
         self.requested_port = port
@@ -305,6 +311,9 @@ class SmtpServer:
         self._error: BaseException | None = None
         self._writer: LoopWriter | None = None
         self._in_flight: InFlight | None = None
+        self._stopping = False
+        self._transports: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _factory(self) -> TolerantSMTP:
         metrics.count("smtp_sessions")  # asyncio calls this once per accepted connection
@@ -342,10 +351,11 @@ class SmtpServer:
         self._in_flight = InFlight()
         self._writer = LoopWriter(self.services.store, loop)
         try:
-            self._server = loop.run_until_complete(
-                loop.create_server(self._factory, host=self.host, port=self.requested_port)
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
+            if self.requested_port is not None:
+                self._server = loop.run_until_complete(
+                    loop.create_server(self._factory, host=self.host, port=self.requested_port)
+                )
+                self.port = self._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # re-raised in start()
             self._error = exc
             self._ready.set()
@@ -355,8 +365,11 @@ class SmtpServer:
         try:
             loop.run_forever()
         finally:
-            self._server.close()
-            loop.run_until_complete(self._server.wait_closed())
+            if self._server is not None:
+                self._server.close()
+                loop.run_until_complete(self._server.wait_closed())
+            for transport in list(self._transports):  # adopted sessions: no server closes them
+                transport.abort()
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:
                 task.cancel()
@@ -375,7 +388,36 @@ class SmtpServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
 
+    def adopt(self, connection: socket.socket) -> None:
+        """Serve an SMTP session on a connection accepted by someone else (any thread)."""
+        if self._loop is None or self._loop.is_closed():
+            connection.close()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._adopt, connection)
+
+    def _adopt(self, connection: socket.socket) -> None:
+        assert self._loop is not None
+        if self._stopping:
+            connection.close()
+            return
+
+        async def connect() -> None:
+            try:
+                transport, _ = await self._loop.connect_accepted_socket(  # type: ignore[union-attr]
+                    self._factory, connection
+                )
+            except OSError:
+                connection.close()
+                return
+            self._transports.add(transport)
+
+        task = self._loop.create_task(connect())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _drain(self) -> None:
+        self._stopping = True
         if self._server is not None:
             self._server.close()
         if self._in_flight is not None:

@@ -54,7 +54,9 @@ def prometheus_metrics() -> Response:
         ),
         "inboxes": ("Inboxes of every account", store.scalar("SELECT count(*) FROM inboxes")),
     }
-    return Response(metrics.REGISTRY.render(gauges), content_type=metrics.CONTENT_TYPE)
+    peers = current_app.extensions["mailbot"].peers
+    others = peers.gather() if peers is not None else []
+    return Response(metrics.REGISTRY.render(gauges, others), content_type=metrics.CONTENT_TYPE)
 
 
 @bp.get("/v1/info")

@@ -34,7 +34,7 @@ class Store:
         ConfigError: the database file cannot be created or opened.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, checkpoint: bool = True) -> None:
         self.path = path
         if path != ":memory:":
             folder = Path(path).expanduser().resolve().parent
@@ -71,8 +71,9 @@ class Store:
             # Checkpoints (the only fsyncs under synchronous=NORMAL) move off the commit path:
             # inline, every thousandth commit stalled for tens of milliseconds.
             conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer = _Checkpointer(path)
-            self._checkpointer.start()
+            if checkpoint:  # one process of several sharing the file does it for all
+                self._checkpointer = _Checkpointer(path)
+                self._checkpointer.start()
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
@@ -166,7 +167,8 @@ class Store:
                 self._reader.close()
         with self.lock:
             if self._checkpointer is not None:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                with contextlib.suppress(sqlite3.Error):  # another process still reading
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.close()
         if isinstance(self._process_lock, ProcessLock):
             self._process_lock.close()

@@ -1,0 +1,286 @@
+"""Several sandbox processes serving one database file, behind one pair of ports.
+
+One Python process runs on one core at a time, and a sandbox under load (SMTP ingest, API
+sends) is CPU-bound. ``mailbot-sandbox serve`` on a database file therefore starts a
+:class:`Supervisor`: it binds the HTTP and SMTP ports itself, starts ``workers`` processes
+(each a full :class:`~mailbot_sandbox.sandbox.Sandbox` that listens nowhere), accepts every
+connection and hands it to the next worker in turn over a Unix socket (``SCM_RIGHTS``), so
+the load is spread evenly however few connections there are.
+
+What the workers share and how:
+
+- the database: SQLite in WAL mode; write transactions queue on a file lock (``Store.write``);
+- wake-ups of long-poll waits and metrics: :mod:`mailbot_sandbox.peers`;
+- upkeep (retention, WAL checkpoints, the background search indexer) runs in worker 0 only.
+
+A worker ignores Ctrl+C (the terminal sends it to the whole process group) and stops on the
+supervisor's SIGTERM, draining its SMTP sessions like a single process does. If the
+supervisor dies, the workers see their hand-off channel close and stop too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from mailbot_sandbox.config import Config, load_config
+from mailbot_sandbox.errors import ConfigError, SandboxError
+from mailbot_sandbox.httpserver import bind
+from mailbot_sandbox.store import Store
+
+log = logging.getLogger("mailbot_sandbox")
+SPEC_VARIABLE = "MAILBOT_SANDBOX_WORKER"
+START_SECONDS = 60
+STOP_SECONDS = 30
+
+
+def worker_count(config: Config) -> int:
+    """How many processes ``serve`` runs for this configuration."""
+    if config.db == ":memory:":
+        return 1
+    if config.workers:
+        return config.workers
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+class Supervisor:
+    """Starts and stops the workers; the same ``start``/``stop``/``describe`` as a Sandbox."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.workers = worker_count(config)
+        self._listeners: list[socket.socket] = []
+        self._handoffs: list[socket.socket] = []
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._threads: list[threading.Thread] = []
+        self._rundir = ""
+        self._stopping = threading.Event()
+        self.failed = threading.Event()  # a worker ended on its own
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self) -> Supervisor:
+        """Create the database, bind both ports, start the workers and wait until they serve.
+
+        Raises:
+            ConfigError: a port is in use or the database cannot be opened.
+            SandboxError: a worker did not start.
+        """
+        Store(self.config.db, checkpoint=False).close()  # schema first, before any worker
+        http = bind(self.config.host, self.config.port, "HTTP")
+        self._listeners.append(http)
+        try:
+            smtp = bind(self.config.smtp_bind_host, self.config.smtp_port, "SMTP")
+            self._listeners.append(smtp)
+            self._rundir = tempfile.mkdtemp(prefix="mailbot-sandbox-")
+            self._spawn()
+        except BaseException:
+            self.stop()
+            raise
+        for listener, kind in ((http, b"h"), (smtp, b"s")):
+            thread = threading.Thread(
+                target=self._accept, args=(listener, kind), name="mailbot-accept", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        watcher = threading.Thread(target=self._watch, name="mailbot-workers", daemon=True)
+        watcher.start()
+        where = self.describe()
+        log.info(
+            "sandbox started: API %s, SMTP %s, data %s, %d workers",
+            where["api"],
+            where["smtp"],
+            where["data"],
+            self.workers,
+            extra={"api": where["api"], "smtp": where["smtp"], "data": where["data"]},
+        )
+        return self
+
+    def _spawn(self) -> None:
+        count = self.workers
+        handoffs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
+        mailboxes = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(count)]
+        config = {
+            field.name: getattr(self.config, field.name)
+            for field in dataclasses.fields(self.config)
+        }
+        try:
+            for index in range(count):
+                child_handoff = handoffs[index][1]
+                inbox = mailboxes[index][0]
+                outboxes = {j: mailboxes[j][1].fileno() for j in range(count) if j != index}
+                spec = {
+                    "index": index,
+                    "config": config,
+                    "handoff": child_handoff.fileno(),
+                    "inbox": inbox.fileno(),
+                    "outboxes": outboxes,
+                    "rundir": self._rundir,
+                }
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "mailbot_sandbox.workers"],
+                    env={**os.environ, SPEC_VARIABLE: json.dumps(spec)},
+                    pass_fds=[child_handoff.fileno(), inbox.fileno(), *outboxes.values()],
+                    stdout=subprocess.PIPE,
+                )
+                self._procs.append(proc)
+                self._handoffs.append(handoffs[index][0])
+            for index, proc in enumerate(self._procs):
+                assert proc.stdout is not None
+                line = proc.stdout.readline()  # "ready", or nothing when it failed
+                if line.strip() != b"ready":
+                    proc.wait(timeout=START_SECONDS)
+                    raise SandboxError(
+                        f"worker {index} did not start (exit status {proc.returncode})"
+                    )
+        finally:
+            for pair in mailboxes:  # the workers hold their own copies now
+                for end in pair:
+                    end.close()
+            for pair in handoffs:
+                pair[1].close()
+
+    def _accept(self, listener: socket.socket, kind: bytes) -> None:
+        turn = 0
+        while not self._stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # closed by stop()
+            with connection:
+                # Round robin; a worker that cannot take it (gone) passes it to the next.
+                for attempt in range(len(self._handoffs)):
+                    handoff = self._handoffs[(turn + attempt) % len(self._handoffs)]
+                    try:
+                        socket.send_fds(handoff, [kind], [connection.fileno()])
+                    except OSError:
+                        continue
+                    break
+                turn += 1
+
+    def _watch(self) -> None:
+        """Notice a worker ending on its own (a crash): the CLI then stops the rest."""
+        while not self._stopping.is_set():
+            for index, proc in enumerate(self._procs):
+                if proc.poll() is not None and not self._stopping.is_set():
+                    log.error(
+                        "worker %d ended unexpectedly (exit status %s)", index, proc.returncode
+                    )
+                    self.failed.set()
+                    return
+            self._stopping.wait(0.5)
+
+    def stop(self) -> None:
+        """Stop accepting, let every worker drain and stop, remove the run folder."""
+        if self._stopping.is_set():
+            return
+        started = bool(self._procs)
+        if started:
+            log.info("sandbox stopping")
+        self._stopping.set()
+        for listener in self._listeners:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                log.warning("a worker did not stop in %d s; killing it", STOP_SECONDS)
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        for handoff in self._handoffs:
+            handoff.close()
+        if self._rundir:
+            shutil.rmtree(self._rundir, ignore_errors=True)
+        if started:
+            log.info("sandbox stopped")
+
+    def __enter__(self) -> Supervisor:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------
+    @property
+    def http_port(self) -> int:
+        return int(self._listeners[0].getsockname()[1])
+
+    @property
+    def smtp_port(self) -> int:
+        return int(self._listeners[1].getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{_display_host(self.config.host)}:{self.http_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    def describe(self) -> Mapping[str, Any]:
+        """Where everything is, as the CLI prints it."""
+        return {
+            "api": self.api_url,
+            "smtp": f"{_display_host(self.config.smtp_bind_host)}:{self.smtp_port}",
+            "data": self.config.db,
+        }
+
+
+def worker_main() -> int:
+    """One worker: a Sandbox on the sockets its supervisor passed, until SIGTERM."""
+    from mailbot_sandbox.cli import configure_logging
+    from mailbot_sandbox.peers import Peers
+    from mailbot_sandbox.sandbox import Sandbox, WorkerLink
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the supervisor's to handle
+    spec = json.loads(os.environ.pop(SPEC_VARIABLE))
+    config = load_config(spec["config"], environ={})
+    configure_logging(config.log_level, config.log_format)
+    peers = Peers(
+        spec["index"],
+        socket.socket(fileno=spec["inbox"]),
+        {int(j): socket.socket(fileno=fd) for j, fd in spec["outboxes"].items()},
+        spec["rundir"],
+    )
+    link = WorkerLink(spec["index"], socket.socket(fileno=spec["handoff"]), peers)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    sandbox = Sandbox(config, worker=link)
+    try:
+        sandbox.start()
+    except (ConfigError, SandboxError) as exc:
+        print(f"mailbot-sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    print("ready", flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads the pipe from here on
+    stop.wait()
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main())

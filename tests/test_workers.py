@@ -1,0 +1,225 @@
+"""``serve`` with several worker processes on one database file, as users run it by default.
+
+Every rule must hold across processes: a wait parked in one worker wakes for mail stored by
+another, daily limits stay exact, the clock moves for all, and /metrics counts everything.
+Connections are handed to the workers in turn, so N keep-alive clients reach both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import smtp_message
+
+WORKERS = 2
+SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], banner: str) -> None:
+        self.process = process
+        self.banner = banner
+        api = re.search(r"API\s+(http://\S+)/v1", banner)
+        smtp = re.search(r"SMTP\s+\S+:(\d+)", banner)
+        assert api and smtp, banner
+        self.base_url = api.group(1)
+        self.smtp_port = int(smtp.group(1))
+
+    def client(self, key: str) -> requests.Session:
+        """A keep-alive client: its own connection, so the next worker in turn."""
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {key}"
+        return session
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    process = subprocess.Popen(
+        [*SERVE, "--db", str(tmp_path / "mail.db"), "--workers", str(WORKERS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")},
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Press Ctrl+C"):
+            break
+    served = Served(process, "".join(lines))
+    yield served
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+
+
+def clients(served: Served, key: str, count: int = WORKERS * 2) -> list[requests.Session]:
+    sessions = [served.client(key) for _ in range(count)]
+    for session in sessions:  # open each connection now, in order: one per worker in turn
+        assert session.get(f"{served.base_url}/health").status_code == 200
+    return sessions
+
+
+def new_inbox(session: requests.Session, base_url: str, **fields: Any) -> dict[str, Any]:
+    fields.setdefault("username", f"w{uuid.uuid4().hex[:10]}")
+    response = session.post(f"{base_url}/v1/inboxes", json=fields)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def test_banner_names_the_workers(served: Served) -> None:
+    assert f"workers  {WORKERS} processes" in served.banner
+    assert len(served.worker_pids()) == WORKERS
+
+
+def test_waits_in_every_worker_wake_for_smtp_mail(served: Served) -> None:
+    key = f"mb_{uuid.uuid4().hex}"
+    sessions = clients(served, key)
+    inbox = new_inbox(sessions[0], served.base_url)
+    answers: dict[int, tuple[int, float]] = {}
+
+    def wait(index: int) -> None:
+        started = time.monotonic()
+        response = sessions[index].get(
+            f"{served.base_url}/v1/inboxes/{inbox['id']}/messages/wait",
+            params={"timeout_ms": 15000, "subject": "cross"},
+        )
+        answers[index] = (response.status_code, time.monotonic() - started)
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in range(len(sessions))]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # every wait is parked
+    with smtplib.SMTP("127.0.0.1", served.smtp_port) as smtp:
+        smtp.sendmail(
+            "a@client.example",
+            [inbox["address"]],
+            smtp_message("a@client.example", [inbox["address"]], subject="cross"),
+        )
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(answers) == list(range(len(sessions)))
+    for status, seconds in answers.values():
+        assert status == 200
+        assert seconds < 5, "a wait must wake on arrival, not time out"
+
+
+def test_daily_limit_is_exact_across_workers(served: Served) -> None:
+    key = f"mb_{uuid.uuid4().hex}"
+    sessions = clients(served, key, count=6)
+    sender = new_inbox(sessions[0], served.base_url, daily_send_limit=20)
+    receiver = new_inbox(sessions[0], served.base_url)
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def burst(session: requests.Session) -> None:
+        for _ in range(9):
+            response = session.post(
+                f"{served.base_url}/v1/inboxes/{sender['id']}/messages",
+                json={"to": [receiver["address"]], "subject": "race", "body_text": "x"},
+            )
+            with lock:
+                codes.append(response.status_code)
+
+    threads = [threading.Thread(target=burst, args=(s,)) for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes.count(201) == 20
+    assert codes.count(429) == len(codes) - 20
+    listed = sessions[1].get(f"{served.base_url}/v1/inboxes/{receiver['id']}/messages").json()
+    assert len(listed["data"]) == 20
+
+
+def test_clock_moves_for_every_worker(served: Served) -> None:
+    key = f"mb_{uuid.uuid4().hex}"
+    sessions = clients(served, key)
+    sender = new_inbox(sessions[0], served.base_url, daily_send_limit=1)
+    body = {"to": ["someone@example.com"], "subject": "s", "body_text": "x"}
+    url = f"{served.base_url}/v1/inboxes/{sender['id']}/messages"
+    assert sessions[0].post(url, json=body).status_code == 201
+    assert sessions[1].post(url, json=body).status_code == 429
+    moved = sessions[0].post(f"{served.base_url}/sandbox/v1/clock", json={"advance_seconds": 86400})
+    assert moved.status_code == 200, moved.text
+    # The very next request, on the other worker, already lives in tomorrow.
+    assert sessions[1].post(url, json=body).status_code == 201
+
+
+def test_metrics_count_every_worker(served: Served) -> None:
+    key = f"mb_{uuid.uuid4().hex}"
+    sessions = clients(served, key)
+    inbox = new_inbox(sessions[0], served.base_url)
+    connections = 4
+    for n in range(connections):  # handed out in turn: both workers store some
+        with smtplib.SMTP("127.0.0.1", served.smtp_port) as smtp:
+            for m in range(3):
+                smtp.sendmail(
+                    "a@client.example",
+                    [inbox["address"]],
+                    smtp_message("a@client.example", [inbox["address"]], subject=f"m{n}-{m}"),
+                )
+    text = sessions[1].get(f"{served.base_url}/metrics").text
+    received = re.search(
+        rf'mailbot_messages_received_total{{inbox_id="{inbox["id"]}"}} (\d+)', text
+    )
+    assert received and int(received.group(1)) == connections * 3, text
+    sessions_line = re.search(r"^mailbot_smtp_sessions_total (\d+)$", text, re.M)
+    assert sessions_line and int(sessions_line.group(1)) >= connections
+
+
+def test_a_crashed_worker_stops_the_sandbox_with_an_error(served: Served) -> None:
+    os.kill(served.worker_pids()[1], signal.SIGKILL)
+    _, err = served.process.communicate(timeout=30)
+    assert served.process.returncode == 1
+    assert "worker process ended unexpectedly" in err
+    assert "Traceback" not in err
+
+
+def test_sigint_stops_every_worker(served: Served) -> None:
+    pids = served.worker_pids()
+    served.process.send_signal(signal.SIGINT)
+    _, err = served.process.communicate(timeout=30)
+    assert served.process.returncode == 0, err
+    assert "Traceback" not in err
+    for pid in pids:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+
+
+def test_memory_database_runs_one_process(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*SERVE, "--db", ":memory:", "--workers", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    banner = ""
+    for line in process.stdout:
+        banner += line
+        if line.startswith("Press Ctrl+C"):
+            break
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert "workers  1 process\n" in banner
