@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: a sandbox subprocess, an HTTP client, stats and reporting.
+"""Shared pieces of the benchmarks: a sandbox subprocess, HTTP clients, stats and reporting.
 
 Every benchmark is a plain script (``python benchmarks/<name>.py``) that imports this module
 from its own folder. Results are printed as a table; ``--json-out FILE`` also writes them as
@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -134,10 +136,21 @@ class Server:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU seconds a process and its live child processes (the sandbox's
+    workers) have used so far (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        pending += [int(child) for child in children]
+    return total
 
 
 def own_cpu_seconds() -> float:
@@ -172,6 +185,210 @@ class Api:
 
     def close(self) -> None:
         self.session.close()
+
+
+# -- lean load generators ----------------------------------------------------------------------
+# The throughput benchmarks run client and server on the same (often 2-core) machine, so every
+# CPU second the load generator spends is taken from the server. smtplib and requests cost
+# 0.5-2 ms of client CPU per message; these clients do the bare minimum over a raw socket.
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection with Nagle's algorithm off (small request/reply exchanges)."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class LeanSmtp:
+    """A minimal SMTP client over one raw socket: EHLO, then one message per :meth:`send`.
+
+    No PIPELINING (the sandbox does not offer it), so each command waits for its reply. Any
+    reply other than the expected 2xx (354 for DATA) raises :class:`RuntimeError` naming the
+    command and the reply. One instance per thread.
+    """
+
+    def __init__(self, host: str, port: int, timeout: float = 30) -> None:
+        self.sock = _connect(host, port, timeout)
+        self._buffer = bytearray()
+        try:
+            self._expect("greeting", "2")
+        except BaseException:
+            self.sock.close()
+            raise
+
+    @staticmethod
+    def stuff(data: bytes) -> bytes:
+        """``data`` as sent after DATA: CRLF line ends, ending in CRLF, leading dots doubled.
+
+        Call it once per message up front and pass the result with ``stuffed=True``.
+        """
+        data = re.sub(rb"\r\n|\n|\r", b"\r\n", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        if data.startswith(b"."):
+            data = b"." + data
+        return data.replace(b"\r\n.", b"\r\n..")
+
+    def ehlo(self, name: str) -> str:
+        """Say EHLO; the server's full (multi-line) reply."""
+        return self._command(f"EHLO {name}")
+
+    def send(self, mail_from: str, rcpt: str, data: bytes, *, stuffed: bool = False) -> str:
+        """One message to one recipient; the server's final reply (``250 ...``).
+
+        ``data`` is the raw message, or its :meth:`stuff` form when ``stuffed`` is true.
+        """
+        self._command(f"MAIL FROM:<{mail_from}>")
+        self._command(f"RCPT TO:<{rcpt}>")
+        self._command("DATA", "354")
+        self.sock.sendall((data if stuffed else self.stuff(data)) + b".\r\n")
+        return self._expect("end of DATA", "2")
+
+    def quit(self) -> None:
+        """Say QUIT (the reply is not checked) and close the connection."""
+        try:
+            self.sock.sendall(b"QUIT\r\n")
+            self._reply()
+        except OSError:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> LeanSmtp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.quit()
+
+    def _command(self, line: str, expected: str = "2") -> str:
+        self.sock.sendall(line.encode() + b"\r\n")
+        return self._expect(line, expected)
+
+    def _expect(self, what: str, expected: str) -> str:
+        """Read one reply; raise unless its code starts with ``expected``."""
+        reply = self._reply()
+        if not reply.startswith(expected):
+            raise RuntimeError(f"SMTP {what!r}: unexpected reply {reply!r}")
+        return reply
+
+    def _reply(self) -> str:
+        """One complete reply: ``250-...`` lines up to and including the final ``250 ...``."""
+        start = 0
+        while True:
+            end = self._buffer.find(b"\r\n", start)
+            if end < 0:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("SMTP server closed the connection")
+                self._buffer += chunk
+                continue
+            is_last = self._buffer[start + 3 : start + 4] != b"-"
+            start = end + 2
+            if is_last:
+                reply = self._buffer[: start - 2].decode("utf-8", "replace")
+                del self._buffer[:start]
+                return reply
+
+
+class LeanHttp:
+    """A minimal keep-alive HTTP/1.1 client over one raw socket, bound to one API key.
+
+    Bodies are passed as bytes, so JSON can be encoded once up front. Responses must carry a
+    Content-Length (the sandbox's always do). After ``Connection: close`` the next request opens
+    a new connection. One instance per thread; ``http://`` only.
+    """
+
+    def __init__(self, base_url: str, key: str, timeout: float = 60) -> None:
+        url = urlsplit(base_url)
+        if url.scheme != "http" or not url.hostname:
+            raise ValueError(f"LeanHttp needs an http:// URL, not {base_url!r}")
+        self.host = url.hostname
+        self.port = url.port or 80
+        self.prefix = url.path.rstrip("/")
+        self.timeout = timeout
+        self._headers = (
+            f"Host: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
+            "Content-Type: application/json\r\n"
+        )
+        self.sock: socket.socket | None = None
+        self._buffer = bytearray()
+
+    def post_json(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST an already encoded JSON ``body``; (status, response body)."""
+        return self._request("POST", path, body)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path``; (status, response body)."""
+        return self._request("GET", path, b"")
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self._buffer.clear()
+
+    def __enter__(self) -> LeanHttp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = _connect(self.host, self.port, self.timeout)
+        head = (
+            f"{method} {self.prefix}{path} HTTP/1.1\r\n{self._headers}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.sock.sendall(head.encode() + body)
+        return self._response(f"{method} {path}")
+
+    def _response(self, what: str) -> tuple[int, bytes]:
+        """Read one response: status line, headers, then exactly Content-Length bytes."""
+        end = self._fill_until(b"\r\n\r\n", what)
+        lines = self._buffer[:end].decode("latin-1").split("\r\n")
+        del self._buffer[: end + 4]
+        version, _, rest = lines[0].partition(" ")
+        try:
+            status = int(rest[:3])
+        except ValueError:
+            raise RuntimeError(f"{what}: bad HTTP status line {lines[0]!r}") from None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            length = int(headers["content-length"])
+        elif status in (204, 304):
+            length = 0
+        else:
+            raise RuntimeError(f"{what}: {status} response without Content-Length: {headers}")
+        while len(self._buffer) < length:
+            self._recv(what)
+        body = bytes(self._buffer[:length])
+        del self._buffer[:length]
+        connection = headers.get("connection", "").lower()
+        if connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive"):
+            self.close()
+        return status, body
+
+    def _fill_until(self, marker: bytes, what: str) -> int:
+        """Receive until the buffer holds ``marker``; its position."""
+        while (end := self._buffer.find(marker)) < 0:
+            self._recv(what)
+        return end
+
+    def _recv(self, what: str) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            self.close()
+            raise ConnectionError(f"{what}: the server closed the connection mid-response")
+        self._buffer += chunk
 
 
 # -- statistics ------------------------------------------------------------------------------
