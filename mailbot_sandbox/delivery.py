@@ -100,9 +100,18 @@ class Delivery:
         except AmbiguousAddress as exc:
             return f"550 5.1.1 {exc}"
 
-    def receive_smtp(self, mail_from: str, recipients: list[str], raw: bytes) -> str:
-        """Store a received message once per recipient inbox; the SMTP reply to give."""
-        content = parse_message(raw)
+    def receive_smtp(
+        self,
+        mail_from: str,
+        recipients: list[str],
+        raw: bytes,
+        content: ParsedMail | None = None,
+    ) -> str:
+        """Store a received message once per recipient inbox; the SMTP reply to give.
+
+        ``content`` is ``parse_message(raw)`` when the caller parsed it already: outside the
+        write transaction, where the other processes need not wait for it."""
+        content = content or parse_message(raw)
         if not content.from_address:
             content.from_address = mail_from
         stored: list[dict[str, Any]] = []
@@ -136,12 +145,18 @@ class Delivery:
         return f"250 2.0.0 OK stored as {', '.join(row['id'] for row in stored)}"
 
     def submit_smtp(
-        self, account: Account, inbox_id: str, recipients: list[str], raw: bytes
+        self,
+        account: Account,
+        inbox_id: str,
+        recipients: list[str],
+        raw: bytes,
+        content: ParsedMail | None = None,
     ) -> str:
-        """Send ``raw`` from an inbox whose address and key authenticated the SMTP session."""
+        """Send ``raw`` from an inbox whose address and key authenticated the SMTP session
+        (``content``: as for :meth:`receive_smtp`)."""
         if len(raw) > self._config.max_message_size:
             return f"552 5.3.4 message exceeds {self._config.max_message_size} bytes"
-        content = parse_message(raw)
+        content = content or parse_message(raw)
         inbox = self._inboxes.row(account, inbox_id)
         content.from_address = content.from_address or inbox["address"]
         in_headers = {a.lower() for a in content.to_addresses + content.cc_addresses}

@@ -351,23 +351,24 @@ class Messages:
             where.append(self._after_clause(account, inbox_id, after, params))
         sql = f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT 1"
         deadline = time.monotonic() + timeout_ms / 1000
-        while True:
-            seen = self._notifier.version(inbox_id)
-            row = self._store.row(sql, params)
-            if row is not None:
-                return decode(row)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._notifier.wait(inbox_id, seen, remaining):
-                raise WaitTimeout(
-                    f"no matching message arrived in inbox {inbox_id} within {timeout_ms} ms",
-                    details={
-                        "direction": direction,
-                        "from_address": from_address,
-                        "subject_contains": subject_contains,
-                        "after": after,
-                        "timeout_ms": timeout_ms,
-                    },
-                )
+        with self._notifier.parked():
+            while True:
+                seen = self._notifier.version(inbox_id)
+                row = self._store.row(sql, params)
+                if row is not None:
+                    return decode(row)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._notifier.wait(inbox_id, seen, remaining):
+                    raise WaitTimeout(
+                        f"no matching message arrived in inbox {inbox_id} within {timeout_ms} ms",
+                        details={
+                            "direction": direction,
+                            "from_address": from_address,
+                            "subject_contains": subject_contains,
+                            "after": after,
+                            "timeout_ms": timeout_ms,
+                        },
+                    )
 
     def _after_clause(self, account: Account, inbox_id: str, after: str, params: list[Any]) -> str:
         if after.startswith("msg_"):

@@ -9,14 +9,23 @@ waiters of another.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 
 class Notifier:
-    """:param forward: also called with every :meth:`publish` (the sandbox's other processes)."""
+    """:param forward: also called with every :meth:`publish` (the sandbox's other processes).
+    :param on_park: called with +1 when a waiter starts (before its first query) and -1 when
+        it ends, so other processes can skip telling this one when nobody here waits.
+    """
 
-    def __init__(self, forward: Callable[[list[str]], None] | None = None) -> None:
+    def __init__(
+        self,
+        forward: Callable[[list[str]], None] | None = None,
+        on_park: Callable[[int], None] | None = None,
+    ) -> None:
         self._forward = forward
+        self._on_park = on_park
         self._lock = threading.Lock()
         self._versions: dict[str, int] = {}
         self._conditions: dict[str, tuple[threading.Condition, int]] = {}
@@ -25,6 +34,17 @@ class Notifier:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @contextmanager
+    def parked(self) -> Iterator[None]:
+        """Wrap a whole wait, its queries included, in this."""
+        if self._on_park is not None:
+            self._on_park(1)
+        try:
+            yield
+        finally:
+            if self._on_park is not None:
+                self._on_park(-1)
 
     def version(self, inbox_id: str) -> int:
         with self._lock:

@@ -5,7 +5,9 @@
 as small JSON datagrams over socket pairs the supervisor made:
 
 - new mail: a long-poll ``wait`` parked in one process must wake when another process stores
-  mail for its inbox (sent after the commit, so the waiter can read it);
+  mail for its inbox (sent after the commit, so the waiter can read it). Each worker counts
+  its parked waits in its own slot of a small shared file (``waits``); mail is announced
+  only while some other worker has one, so a burst with nobody waiting costs nothing here;
 - metrics: a scrape of ``/metrics`` sums the counters of every process. The one scraped asks
   the others, each writes its counters to a file in the run folder and answers.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import mmap
 import os
 import socket
 import threading
@@ -24,6 +27,12 @@ from typing import Any
 
 log = logging.getLogger("mailbot_sandbox.peers")
 MAX_DATAGRAM = 64 * 1024
+WAITS_FILE = "waits"
+
+
+def create_waits_file(rundir: str, workers: int) -> None:
+    """The shared wait counts, all zero; the supervisor makes it before starting workers."""
+    (Path(rundir) / WAITS_FILE).write_bytes(bytes(8 * workers))
 
 
 class Peers:
@@ -40,6 +49,11 @@ class Peers:
         rundir: str,
     ) -> None:
         self.index = index
+        # One 8-byte slot per worker, each written only by its own worker.
+        with open(Path(rundir) / WAITS_FILE, "r+b") as file:
+            self._waits_map = mmap.mmap(file.fileno(), 0)
+        self._waits = memoryview(self._waits_map).cast("q")
+        self._parked_lock = threading.Lock()
         self._inbox = inbox
         self._outboxes = outboxes
         self._rundir = Path(rundir)
@@ -70,8 +84,20 @@ class Peers:
                 with contextlib.suppress(OSError):  # that worker is gone; nothing to tell
                     self._outboxes[index].send(data)
 
+    def park(self, delta: int) -> None:
+        """Count a wait of this worker starting (+1) or ending (-1)."""
+        with self._parked_lock:
+            self._waits[self.index] += delta
+
+    def others_waiting(self) -> bool:
+        return any(self._waits[index] > 0 for index in self._outboxes)
+
     def mail(self, inbox_ids: Iterable[str]) -> None:
-        """Tell every other worker that these inboxes got mail (after the commit)."""
+        """Tell the other workers that these inboxes got mail (after the commit), if any of
+        them has a wait parked. A wait counts itself before its first query, so one that
+        started after this check reads the mail itself."""
+        if not self.others_waiting():
+            return
         ids = sorted(set(inbox_ids))
         # One datagram holds thousands of ids; a huge batch goes in slices.
         for start in range(0, len(ids), 1000):
@@ -135,5 +161,7 @@ class Peers:
         self._inbox.close()
         for outbox in self._outboxes.values():
             outbox.close()
+        self._waits.release()
+        self._waits_map.close()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -20,7 +20,7 @@ from typing import Any
 from mailbot_sandbox.mime import html_to_text
 from mailbot_sandbox.store import Store
 
-BATCH = 500
+BATCH = 200  # rows per transaction: writers wait at most one batch
 log = logging.getLogger("mailbot_sandbox.search")
 
 
@@ -40,13 +40,15 @@ class SearchIndex:
     """Owns ``messages_fts``: :meth:`catch_up` before reading it, :meth:`notify` after mail."""
 
     def __init__(
-        self, store: Store, quiet: float = 0.2, max_delay: float = 2.0, *, background: bool = True
+        self, store: Store, quiet: float = 0.3, max_delay: float = 30.0, *, background: bool = True
     ) -> None:
         self._store = store
         self._quiet = quiet
         self._max_delay = max_delay
         self._lock = threading.Lock()
         self._mail = threading.Event()
+        self._woken = False
+        self._last_mail = 0.0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         if background:  # off in all but one process of several sharing the database
@@ -55,8 +57,15 @@ class SearchIndex:
             self._thread.start()
 
     def notify(self) -> None:
-        """New messages were committed."""
-        self._mail.set()
+        """New messages were committed.
+
+        Cheap on purpose: only the first mail after a pause wakes the indexer thread; during
+        a burst this just notes the time (waking a thread per message costs two GIL
+        handoffs, more than indexing the message later)."""
+        self._last_mail = time.monotonic()
+        if not self._woken:
+            self._woken = True
+            self._mail.set()
 
     def catch_up(self) -> int:
         """Index every message not indexed yet; returns how many were added."""
@@ -98,11 +107,14 @@ class SearchIndex:
                 return
             # Let a burst finish first: while mail streams in, the index waits (bounded).
             started = time.monotonic()
-            while time.monotonic() - started < self._max_delay:
-                self._mail.clear()
-                if not self._mail.wait(self._quiet) or self._stopping.is_set():
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                paused = now - self._last_mail
+                if paused >= self._quiet or now - started >= self._max_delay:
                     break
+                self._stopping.wait(self._quiet - paused)
             self._mail.clear()
+            self._woken = False  # mail from here on starts the next round
             try:
                 self._catch_up(background=True)
             except sqlite3.Error:  # the store went away under us; a search will catch up

@@ -37,7 +37,9 @@ class Services:
         self.accounts = Accounts(self.store, config.api_keys)
         self.domains = Domains(self.store, self.clock, config)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
-        self.notifier = Notifier(forward=peers.mail if peers is not None else None)
+        self.notifier = (
+            Notifier(forward=peers.mail, on_park=peers.park) if peers is not None else Notifier()
+        )
         self.threads = Threads(self.store)
         self.search_index = SearchIndex(self.store, background=primary)
         self.messages = Messages(

@@ -23,12 +23,14 @@ from mailbot_sandbox import metrics, validation
 from mailbot_sandbox.accounts import Account
 from mailbot_sandbox.delivery import check_can_send
 from mailbot_sandbox.errors import ApiError, ConfigError, Forbidden
+from mailbot_sandbox.mime import parse_message
 from mailbot_sandbox.services import Services
 from mailbot_sandbox.store import Store
 
 log = logging.getLogger("mailbot_sandbox.smtp")
 T = TypeVar("T")
 DRAIN_SECONDS = 10.0
+RETRY_SECONDS = 0.0003  # between tries for the write lock another process holds
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,17 @@ class LoopWriter:
         return future
 
     def _commit(self) -> None:
-        batch, self._pending = self._pending, []
+        batch = self._pending
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
-            with self._store.write():
+            with self._store.write_nowait() as db:
+                if db is None:
+                    # Another process is writing. Waiting for it here would stall every
+                    # session of this loop; instead try again shortly, and whatever arrives
+                    # meanwhile joins this batch.
+                    self._loop.call_later(RETRY_SECONDS, self._commit)
+                    return
+                self._pending = []
                 for job, future in batch:
                     try:
                         with self._store.write():  # a savepoint: this job alone on failure
@@ -91,6 +100,7 @@ class LoopWriter:
                     except Exception as exc:  # handed to that job's session
                         outcomes.append((future, None, exc))
         except Exception as exc:  # the commit failed: nothing of the batch is stored
+            self._pending = [item for item in self._pending if item not in batch]
             outcomes = [(future, None, exc) for _, future in batch]
         for future, value, error in outcomes:
             if future.cancelled():
@@ -188,6 +198,8 @@ class MailHandler:
 
     async def _store_data(self, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
+        # Parsed here, on the loop: only the writes need the shared write lock.
+        content = parse_message(raw)
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
             return await self._stored(
@@ -196,12 +208,14 @@ class MailHandler:
                 submitter.inbox_id,
                 list(envelope.rcpt_tos),
                 raw,
+                content,
             )
         return await self._stored(
             self.services.delivery.receive_smtp,
             envelope.mail_from or "",
             list(envelope.rcpt_tos),
             raw,
+            content,
         )
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.errors import ConfigError, SandboxError
 from mailbot_sandbox.httpserver import bind
+from mailbot_sandbox.peers import create_waits_file
 from mailbot_sandbox.store import Store
 
 log = logging.getLogger("mailbot_sandbox")
@@ -88,6 +89,7 @@ class Supervisor:
             smtp = bind(self.config.smtp_bind_host, self.config.smtp_port, "SMTP")
             self._listeners.append(smtp)
             self._rundir = tempfile.mkdtemp(prefix="mailbot-sandbox-")
+            create_waits_file(self._rundir, self.workers)
             self._spawn()
         except BaseException:
             self.stop()

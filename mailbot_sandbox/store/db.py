@@ -56,11 +56,15 @@ class Store:
         self.lock = threading.RLock()
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
-        self._process_lock: ProcessLock | contextlib.nullcontext[None] = (
-            contextlib.nullcontext() if path == ":memory:" else ProcessLock(f"{path}.lock")
+        self._process_lock: ProcessLock | _NoProcessLock = (
+            _NoProcessLock() if path == ":memory:" else ProcessLock(f"{path}.lock")
         )
-        with self.lock, self._process_lock:
-            migrate(self.db)
+        with self.lock:
+            self._process_lock.acquire()
+            try:
+                migrate(self.db)
+            finally:
+                self._process_lock.release()
         self._checkpointer: _Checkpointer | None = None
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
@@ -103,19 +107,45 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            with self._process_lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.db
-                except BaseException:
-                    conn.rollback()
-                    self._after_commit.clear()
-                    raise
-                try:
-                    conn.commit()
-                except BaseException:
-                    self._after_commit.clear()
-                    raise
+            self._process_lock.acquire()
+            try:
+                yield from self._transaction()
+            finally:
+                self._process_lock.release()
+        self._run_hooks()
+
+    @contextmanager
+    def write_nowait(self) -> Iterator[sqlite_utils.Database | None]:
+        """Like :meth:`write` (outermost only), but yields None at once, and writes nothing,
+        when another process holds the write lock: an event loop must not block on it."""
+        with self.lock:
+            if self.conn.in_transaction:
+                raise RuntimeError("write_nowait() cannot be nested")
+            if not self._process_lock.acquire(blocking=False):
+                yield None
+                return
+            try:
+                yield from self._transaction()
+            finally:
+                self._process_lock.release()
+        self._run_hooks()
+
+    def _transaction(self) -> Iterator[sqlite_utils.Database]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            conn.rollback()
+            self._after_commit.clear()
+            raise
+        try:
+            conn.commit()
+        except BaseException:
+            self._after_commit.clear()
+            raise
+
+    def _run_hooks(self) -> None:
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -174,6 +204,16 @@ class Store:
             self._process_lock.close()
 
 
+class _NoProcessLock:
+    """An in-memory database belongs to one process: nothing to share."""
+
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
 class ProcessLock:
     """An exclusive ``flock`` on a file next to the database, held around each write
     transaction; processes waiting for it wake the moment it is released."""
@@ -184,10 +224,15 @@ class ProcessLock:
         except OSError as exc:
             raise ConfigError(f"cannot open lock file {path}: {exc.strerror}") from None
 
-    def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock (waiting for it unless ``blocking`` is false); True when taken."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
