@@ -134,6 +134,7 @@ class Delivery:
                         content=content,
                         raw_id=raw_id,
                         size=len(raw),
+                        decoded=False,
                     )
                 )
             if not stored:

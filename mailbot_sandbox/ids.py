@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import base64
 import os
 from datetime import UTC, datetime
+
+# Each random byte picks one of 32 characters (its low five bits): the same lowercase base32
+# alphabet as before, in one translate() instead of base64's pure-Python encoder.
+_BASE32 = bytes(b"abcdefghijklmnopqrstuvwxyz234567"[byte & 31] for byte in range(256))
 
 
 def new_id(prefix: str) -> str:
     """A fresh random id such as ``inb_3k9x...`` (prefix without the underscore): 20
     lowercase base32 characters, 100 random bits."""
-    # One urandom read and a base32 encode: a choice() per character cost 0.1 ms an id.
-    return f"{prefix}_{base64.b32encode(os.urandom(15)).decode().lower()[:20]}"
+    return f"{prefix}_{os.urandom(20).translate(_BASE32).decode()}"
 
 
 def format_time(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``: ``2026-01-02T03:04:05.678Z``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+        f"{m.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_time(text: str) -> datetime | None:

@@ -79,8 +79,10 @@ class Messages:
         thread_id: str | None = None,
         track_opens: bool = False,
         track_clicks: bool = False,
+        decoded: bool = True,
     ) -> dict[str, Any]:
-        """Store one copy of a message in one inbox and file it in a thread of that inbox."""
+        """Store one copy of a message in one inbox and file it in a thread of that inbox;
+        the row as the API shows it (with ``decoded=False`` its JSON columns stay text)."""
         now = self._clock.now(account_id)
         created_at = format_time(now)
         if thread_id is None:
@@ -154,7 +156,7 @@ class Messages:
                 ],
             )
         row["seq"] = seq
-        return decode(row)
+        return decode(row) if decoded else row
 
     def set_status(self, conn: sqlite3.Connection, message_id: str, status: str) -> None:
         conn.execute("UPDATE messages SET status = ? WHERE id = ?", [status, message_id])

@@ -237,6 +237,23 @@ class TolerantSMTP(SMTP):
 
     line_length_limit = 1024 * 1024
 
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd cancels and re-arms a timer on every command. Here the deadline moves and
+        # the one timer, when it fires early, re-arms itself for what is left.
+        self._idle_deadline = self.loop.time() + (duration or self._timeout_duration)
+        handle = self._timeout_handle
+        if handle is None or handle.when() > self._idle_deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        left = self._idle_deadline - self.loop.time()
+        if left > 0:
+            self._timeout_handle = self.loop.call_later(left, self._idle_check)
+        else:
+            self._timeout_cb()
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd parses every MAIL and RCPT address with the email package's full header
         # grammar (and builds a class per call to do it). A plain <local@domain> needs none
