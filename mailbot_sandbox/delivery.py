@@ -100,45 +100,55 @@ class Delivery:
         except AmbiguousAddress as exc:
             return f"550 5.1.1 {exc}"
 
+    def smtp_targets(self, recipients: list[str]) -> list[dict[str, Any]]:
+        """The inboxes that take mail for these recipients now (one per address accepted at
+        RCPT that is still active and may receive)."""
+        targets = []
+        for address in recipients:
+            try:
+                inbox = self._inboxes.find_by_address(address)
+            except AmbiguousAddress:
+                continue
+            if inbox is not None and not refusal_of(inbox, address):
+                targets.append(inbox)  # else changed since RCPT; the others still get it
+        return targets
+
     def receive_smtp(
         self,
         mail_from: str,
         recipients: list[str],
         raw: bytes,
         content: ParsedMail | None = None,
+        targets: list[dict[str, Any]] | None = None,
     ) -> str:
         """Store a received message once per recipient inbox; the SMTP reply to give.
 
-        ``content`` is ``parse_message(raw)`` when the caller parsed it already: outside the
-        write transaction, where the other processes need not wait for it."""
+        ``content`` (``parse_message(raw)``) and ``targets`` (:meth:`smtp_targets`) are
+        given when the caller worked them out already: outside the write transaction, where
+        the other processes need not wait for that work."""
         content = content or parse_message(raw)
         if not content.from_address:
             content.from_address = mail_from
+        if targets is None:
+            targets = self.smtp_targets(recipients)
         stored: list[dict[str, Any]] = []
-        with self._store.write() as db:
-            raw_id = self._messages.store_raw(db.conn, raw)
-            for address in recipients:
-                try:
-                    inbox = self._inboxes.find_by_address(address)
-                except AmbiguousAddress:
-                    continue
-                if inbox is None or refusal_of(inbox, address):
-                    continue  # changed since RCPT; the others still get it
-                stored.append(
-                    self._messages.insert(
-                        db.conn,
-                        account_id=inbox["account_id"],
-                        inbox_id=inbox["id"],
-                        direction="inbound",
-                        status="received",
-                        content=content,
-                        raw_id=raw_id,
-                        size=len(raw),
-                        decoded=False,
+        if targets:
+            with self._store.write() as db:
+                raw_id = self._messages.store_raw(db.conn, raw)
+                for inbox in targets:
+                    stored.append(
+                        self._messages.insert(
+                            db.conn,
+                            account_id=inbox["account_id"],
+                            inbox_id=inbox["id"],
+                            direction="inbound",
+                            status="received",
+                            content=content,
+                            raw_id=raw_id,
+                            size=len(raw),
+                            decoded=False,
+                        )
                     )
-                )
-            if not stored:
-                db.conn.execute("DELETE FROM blobs WHERE id = ?", [raw_id])
         if not stored:
             return "550 5.1.1 no recipient of this message takes mail any more"
         self._messages.published([row["inbox_id"] for row in stored])

@@ -68,6 +68,7 @@ _SIMPLE_ADDRESS = re.compile(
     r"\s*(?:([^<>@]*?)\s*<([^<>\s@]+@[^<>\s@]+)>|([^<>\s@]+@[^<>\s@]+))\s*"
 )
 _HEADER_END = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
+_SIMPLE_CHARSET = re.compile(r';\s*charset\s*=\s*"?([A-Za-z0-9_.:+-]+)"?\s*(?:;|$)', re.I)
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -290,9 +291,25 @@ def _embedded_bytes(part: Message) -> bytes:
 
 
 def _filename(part: Message) -> str | None:
+    # Without "name" in either header there is no filename (or name) parameter to find, and
+    # the parameter parser, the slow part here, is skipped.
+    headers = f"{part.get('content-disposition', '')}{part.get('content-type', '')}"
+    if "name" not in headers.lower():
+        return None
     # Non-standard but common: raw UTF-8 or encoded-words inside the parameter.
     name = _CONTROL.sub("", _decode_words(_fix8(part.get_filename() or ""))).strip()
     return name or None
+
+
+def _charset(part: Message) -> str | None:
+    # 'text/plain; charset="utf-8"' is read with one regex; anything fancier (RFC 2231
+    # continuations, several parameters named charset) goes to the parameter parser.
+    value = str(part.get("content-type", ""))
+    if "*" not in value and value.lower().count("charset") == 1:
+        found = _SIMPLE_CHARSET.search(value)
+        if found:
+            return found.group(1).lower()
+    return part.get_content_charset()
 
 
 def _attachment(part: Message, filename: str | None, n: int) -> Attachment:
@@ -314,7 +331,7 @@ def _attachment(part: Message, filename: str | None, n: int) -> Attachment:
 
 
 def _text(part: Message) -> str:
-    text = _decode_bytes(_payload_bytes(part), part.get_content_charset())
+    text = _decode_bytes(_payload_bytes(part), _charset(part))
     return text.replace("\r\n", "\n")
 
 

@@ -198,7 +198,7 @@ class MailHandler:
 
     async def _store_data(self, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        # Parsed here, on the loop: only the writes need the shared write lock.
+        # Parsed and routed here, on the loop: only the writes need the shared write lock.
         content = parse_message(raw)
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
@@ -210,12 +210,14 @@ class MailHandler:
                 raw,
                 content,
             )
+        recipients = list(envelope.rcpt_tos)
         return await self._stored(
             self.services.delivery.receive_smtp,
             envelope.mail_from or "",
-            list(envelope.rcpt_tos),
+            recipients,
             raw,
             content,
+            self.services.delivery.smtp_targets(recipients),
         )
 
 

@@ -662,3 +662,27 @@ def test_normalize_subject(subject: str, key: str) -> None:
 )
 def test_reply_subject(subject: str, reply: str) -> None:
     assert reply_subject(subject) == reply
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        'text/plain; charset="utf-8"',
+        "text/plain; charset=ISO-8859-1",
+        "text/plain;charset=us-ascii; format=flowed",
+        "text/plain; format=flowed; charset=windows-1252",
+        "text/plain; charset=us-ascii (Plain text)",
+        "text/plain; charset*=utf-8''%E2%82%AC",
+        "text/plain; charset=utf-8; charset=latin-1",
+        "text/plain",
+        'text/html; name="charset.txt"',
+    ],
+)
+def test_charset_shortcut_agrees_with_the_email_package(content_type: str) -> None:
+    from email.message import Message
+
+    from mailbot_sandbox.mime import _charset
+
+    part = Message()
+    part["Content-Type"] = content_type
+    assert _charset(part) == part.get_content_charset()
