@@ -326,6 +326,15 @@ async def read_data(reader: asyncio.StreamReader, limit: int | None) -> bytes | 
     return data
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (not on Windows), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class SmtpServer:
     """Runs :class:`MailHandler` on ``host:port`` (0 lets the OS choose).
 
@@ -378,7 +387,7 @@ class SmtpServer:
             raise self._error
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         self._in_flight = InFlight()
