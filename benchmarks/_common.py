@@ -504,7 +504,7 @@ def profiled(pid: int, name: str, enabled: bool) -> Iterator[None]:
     recorder = subprocess.Popen(
         [
             *(py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200"),
-            *("--nonblocking", "--output", str(out)),
+            *("--nonblocking", "--subprocesses", "--output", str(out)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -49,7 +49,7 @@ STOP_SECONDS = 30
 
 def worker_count(config: Config) -> int:
     """How many processes ``serve`` runs for this configuration."""
-    if config.db == ":memory:":
+    if config.db == ":memory:" or not hasattr(socket, "send_fds"):  # also Windows: one
         return 1
     if config.workers:
         return config.workers

@@ -9,7 +9,6 @@ and serialized with any other sandbox process using the same database file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 import threading
@@ -22,6 +21,11 @@ import sqlite_utils
 
 from mailbot_sandbox.errors import ConfigError
 from mailbot_sandbox.store.schema import migrate
+
+try:
+    import fcntl
+except ImportError:  # Windows: one process per database file (see workers.py)
+    fcntl = None  # type: ignore[assignment]
 
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
@@ -57,7 +61,7 @@ class Store:
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
         self._process_lock: ProcessLock | _NoProcessLock = (
-            _NoProcessLock() if path == ":memory:" else ProcessLock(f"{path}.lock")
+            _NoProcessLock() if path == ":memory:" or fcntl is None else ProcessLock(f"{path}.lock")
         )
         with self.lock:
             self._process_lock.acquire()
