@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 
 # Each random byte picks one of 32 characters (its low five bits): the same lowercase base32
 # alphabet as before, in one translate() instead of base64's pure-Python encoder.
-_BASE32 = bytes(b"abcdefghijklmnopqrstuvwxyz234567"[byte & 31] for byte in range(256))
+_ALPHABET = b"234567abcdefghijklmnopqrstuvwxyz"  # in ASCII order, so ids sort by time
+_BASE32 = bytes(_ALPHABET[byte & 31] for byte in range(256))
 
 
 def new_id(prefix: str) -> str:
-    """A fresh random id such as ``inb_3k9x...`` (prefix without the underscore): 20
-    lowercase base32 characters, 100 random bits."""
-    return f"{prefix}_{os.urandom(20).translate(_BASE32).decode()}"
+    """A fresh id such as ``msg_bod6u53m4...`` (prefix without the underscore): 20 lowercase
+    base32 characters, the first 9 the time in milliseconds, the other 11 random (55 bits).
+
+    Ids made later sort later, so new rows land at the end of the id indexes, next to the
+    previous ones, instead of on a random page of a large index."""
+    ms = time.time_ns() // 1_000_000
+    stamp = bytes(_ALPHABET[(ms >> shift) & 31] for shift in range(40, -1, -5))
+    return f"{prefix}_{stamp.decode()}{os.urandom(11).translate(_BASE32).decode()}"
 
 
 def format_time(moment: datetime) -> str:
