@@ -136,19 +136,7 @@ class Delivery:
             with self._store.write() as db:
                 raw_id = self._messages.store_raw(db.conn, raw)
                 for inbox in targets:
-                    stored.append(
-                        self._messages.insert(
-                            db.conn,
-                            account_id=inbox["account_id"],
-                            inbox_id=inbox["id"],
-                            direction="inbound",
-                            status="received",
-                            content=content,
-                            raw_id=raw_id,
-                            size=len(raw),
-                            decoded=False,
-                        )
-                    )
+                    stored.append(self._inbound_copy(db.conn, inbox, content, raw_id, len(raw)))
         if not stored:
             return "550 5.1.1 no recipient of this message takes mail any more"
         self._messages.published([row["inbox_id"] for row in stored])
@@ -426,6 +414,27 @@ class Delivery:
         metrics.count_each("messages_received", touched[1:])  # deliveries to sandbox inboxes
         return sent
 
+    def _inbound_copy(
+        self,
+        conn: sqlite3.Connection,
+        inbox: dict[str, Any],
+        content: ParsedMail,
+        raw_id: int,
+        size: int,
+    ) -> dict[str, Any]:
+        """Store a received copy in ``inbox``; its row, JSON columns left as text."""
+        return self._messages.insert(
+            conn,
+            account_id=inbox["account_id"],
+            inbox_id=inbox["id"],
+            direction="inbound",
+            status="received",
+            content=content,
+            raw_id=raw_id,
+            size=size,
+            decoded=False,
+        )
+
     def _route(
         self,
         conn: sqlite3.Connection,
@@ -449,16 +458,7 @@ class Delivery:
             return "bounced" if domain == self._config.shared_domain else "external"
         if refusal_of(inbox, address):
             return "bounced"
-        self._messages.insert(
-            conn,
-            account_id=inbox["account_id"],
-            inbox_id=inbox["id"],
-            direction="inbound",
-            status="received",
-            content=content,
-            raw_id=raw_id,
-            size=size,
-        )
+        self._inbound_copy(conn, inbox, content, raw_id, size)
         touched.append(inbox["id"])
         return "delivered"
 

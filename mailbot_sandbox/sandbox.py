@@ -43,7 +43,43 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
-class Sandbox:
+class Addresses:
+    """Where a running sandbox answers, from its ``config`` and the two ports it serves."""
+
+    config: Config
+
+    @property
+    def http_port(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def smtp_port(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port``, the root of ``/health`` and ``/sandbox/v1``."""
+        return f"http://{_display_host(self.config.host)}:{self.http_port}"
+
+    @property
+    def api_url(self) -> str:
+        """The ``base_url`` to give ``MailBot(...)``: ``http://host:port/v1``."""
+        return f"{self.base_url}/v1"
+
+    @property
+    def smtp_host(self) -> str:
+        return _display_host(self.config.smtp_bind_host)
+
+    def describe(self) -> Mapping[str, Any]:
+        """Where everything is, as the CLI prints it."""
+        return {
+            "api": self.api_url,
+            "smtp": f"{self.smtp_host}:{self.smtp_port}",
+            "data": self.config.db,
+        }
+
+
+class Sandbox(Addresses):
     """A running sandbox. Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     ``Sandbox()`` alone takes free ports and an in-memory database; pass settings of
@@ -206,20 +242,6 @@ class Sandbox:
         return int(self._http.port)
 
     @property
-    def base_url(self) -> str:
-        """``http://host:port``, the root of ``/health`` and ``/sandbox/v1``."""
-        return f"http://{_display_host(self.config.host)}:{self.http_port}"
-
-    @property
-    def api_url(self) -> str:
-        """The ``base_url`` to give ``MailBot(...)``: ``http://host:port/v1``."""
-        return f"{self.base_url}/v1"
-
-    @property
-    def smtp_host(self) -> str:
-        return _display_host(self.config.smtp_bind_host)
-
-    @property
     def smtp_port(self) -> int:
         self._require_started()
         assert self._smtp is not None and self._smtp.port is not None
@@ -227,16 +249,8 @@ class Sandbox:
 
     def _readiness(self) -> dict[str, str]:
         """What ``/ready`` reports beyond the database: is everything up and not stopping?"""
-        smtp = self._smtp is not None and self._smtp.port is not None
+        smtp = self._smtp is not None and self._smtp.serving
         return {
             "smtp": "ok" if smtp else "not listening",
             "sandbox": "ok" if self._state == "running" else self._state,
-        }
-
-    def describe(self) -> Mapping[str, Any]:
-        """Where everything is, as the CLI prints it."""
-        return {
-            "api": self.api_url,
-            "smtp": f"{self.smtp_host}:{self.smtp_port}",
-            "data": self.config.db,
         }

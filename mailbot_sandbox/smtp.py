@@ -465,5 +465,10 @@ class SmtpServer:
         if self._in_flight is not None:
             await asyncio.wait_for(self._in_flight.idle.wait(), DRAIN_SECONDS)
 
+    @property
+    def serving(self) -> bool:
+        """True while sessions are served (on its port, or handed over by a supervisor)."""
+        return self._thread is not None and self._thread.is_alive() and not self._stopping
+
     def info(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port}

@@ -32,13 +32,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
-from typing import Any
 
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.errors import ConfigError, SandboxError
 from mailbot_sandbox.httpserver import bind
 from mailbot_sandbox.peers import create_waits_file
+from mailbot_sandbox.sandbox import Addresses
 from mailbot_sandbox.store import Store
 
 log = logging.getLogger("mailbot_sandbox")
@@ -56,11 +55,7 @@ def worker_count(config: Config) -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
-def _display_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-
-
-class Supervisor:
+class Supervisor(Addresses):
     """Starts and stops the workers; the same ``start``/``stop``/``describe`` as a Sandbox."""
 
     def __init__(self, config: Config) -> None:
@@ -234,22 +229,6 @@ class Supervisor:
     @property
     def smtp_port(self) -> int:
         return int(self._listeners[1].getsockname()[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{_display_host(self.config.host)}:{self.http_port}"
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.base_url}/v1"
-
-    def describe(self) -> Mapping[str, Any]:
-        """Where everything is, as the CLI prints it."""
-        return {
-            "api": self.api_url,
-            "smtp": f"{_display_host(self.config.smtp_bind_host)}:{self.smtp_port}",
-            "data": self.config.db,
-        }
 
 
 def worker_main() -> int:

@@ -91,6 +91,13 @@ def test_banner_names_the_workers(served: Served) -> None:
     assert len(served.worker_pids()) == WORKERS
 
 
+def test_every_worker_is_ready(served: Served) -> None:
+    for session in clients(served, f"mb_{uuid.uuid4().hex}"):
+        response = session.get(f"{served.base_url}/ready")
+        assert response.status_code == 200, response.text
+        assert response.json()["checks"]["smtp"] == "ok"
+
+
 def test_waits_in_every_worker_wake_for_smtp_mail(served: Served) -> None:
     key = f"mb_{uuid.uuid4().hex}"
     sessions = clients(served, key)
