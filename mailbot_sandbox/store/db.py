@@ -54,6 +54,9 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"cannot open database {path}: {exc}") from None
         conn.execute("PRAGMA synchronous=NORMAL")
+        # Savepoint and statement journals in memory: on disk each write transaction
+        # created, wrote and unlinked a temporary file.
+        conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA foreign_keys=ON")
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
