@@ -12,7 +12,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,7 +62,9 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
         self._depth = 0
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], None]] = []  # of the open transaction
+        self._owner: int | None = None  # the thread whose write transaction is open
+        self._writers = threading.Lock()  # one write transaction of this process at a time
         self._process_lock: ProcessLock | _NoProcessLock = (
             _NoProcessLock() if path == ":memory:" or fcntl is None else ProcessLock(f"{path}.lock")
         )
@@ -90,82 +92,95 @@ class Store:
     def write(self) -> Iterator[sqlite_utils.Database]:
         """A transaction: commits when the block ends, rolls back if it raises.
 
-        Nested blocks are savepoints: an inner block that raises undoes only its own writes.
-        The outermost block takes SQLite's write lock at once (``BEGIN IMMEDIATE``) and, on
-        a database file, the cross-process lock first, so sandbox processes sharing a file
-        queue for it instead of backing off in SQLite's busy handler (which sleeps in steps
-        of up to 100 ms).
+        Nested blocks (in the same thread) are savepoints: an inner block that raises undoes
+        only its own writes. The outermost block waits for this process's other writers, then
+        for the other processes sharing the database file (an ``flock``, so they queue for it
+        instead of backing off in SQLite's busy handler, which sleeps in steps of up to
+        100 ms), and only then takes the connection: while it waits, this process's readers
+        carry on. It begins with ``BEGIN IMMEDIATE``.
         """
-        with self.lock:
-            conn = self.conn
-            if conn.in_transaction:
-                self._depth += 1
-                name = f"nested_{self._depth}"
-                conn.execute(f"SAVEPOINT {name}")
-                try:
-                    yield self.db
-                except BaseException:
-                    if conn.in_transaction:  # a failed COMMIT inside may have ended it
-                        conn.execute(f"ROLLBACK TO {name}")
-                        conn.execute(f"RELEASE {name}")
-                    raise
-                else:
-                    conn.execute(f"RELEASE {name}")
-                finally:
-                    self._depth -= 1
-                return
+        if self._owner == threading.get_ident():
+            yield from self._savepoint()
+            return
+        with self._writers:
             self._process_lock.acquire()
             try:
-                yield from self._transaction()
+                hooks = yield from self._owned_transaction()
             finally:
                 self._process_lock.release()
-        self._run_hooks()
+        for hook in hooks:
+            hook()
 
     @contextmanager
     def write_nowait(self) -> Iterator[sqlite_utils.Database | None]:
         """Like :meth:`write` (outermost only), but yields None at once, and writes nothing,
-        when another process holds the write lock: an event loop must not block on it."""
-        with self.lock:
-            if self.conn.in_transaction:
-                raise RuntimeError("write_nowait() cannot be nested")
+        when another writer (of this process or another) holds the write lock: an event loop
+        must not block on it."""
+        if self._owner == threading.get_ident():
+            raise RuntimeError("write_nowait() cannot be nested")
+        if not self._writers.acquire(blocking=False):
+            yield None
+            return
+        try:
             if not self._process_lock.acquire(blocking=False):
                 yield None
                 return
             try:
-                yield from self._transaction()
+                hooks = yield from self._owned_transaction()
             finally:
                 self._process_lock.release()
-        self._run_hooks()
+        finally:
+            self._writers.release()
+        for hook in hooks:
+            hook()
 
-    def _transaction(self) -> Iterator[sqlite_utils.Database]:
+    def _savepoint(self) -> Iterator[sqlite_utils.Database]:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        name = f"nested_{self._depth}"
+        conn.execute(f"SAVEPOINT {name}")
         try:
             yield self.db
         except BaseException:
-            conn.rollback()
-            self._after_commit.clear()
+            if conn.in_transaction:  # a failed COMMIT inside may have ended it
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
             raise
-        try:
-            conn.commit()
-        except BaseException:
-            self._after_commit.clear()
-            raise
+        else:
+            conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
 
-    def _run_hooks(self) -> None:
-        hooks, self._after_commit = self._after_commit, []
-        for hook in hooks:
-            hook()
+    def _owned_transaction(
+        self,
+    ) -> Generator[sqlite_utils.Database, None, list[Callable[[], None]]]:
+        """BEGIN IMMEDIATE ... COMMIT on the connection, owned by this thread meanwhile;
+        returns the after-commit hooks the transaction registered."""
+        with self.lock:
+            conn = self.conn
+            self._owner = threading.get_ident()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                    conn.commit()
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.rollback()
+                    raise
+            finally:
+                self._owner = None
+                hooks, self._after_commit = self._after_commit, []
+        return hooks
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the current transaction has committed (now, outside one).
 
         Wake-ups go through here: a waiter told about mail must be able to read it, from
         this process or another one."""
-        with self.lock:
-            if self.conn.in_transaction:
-                self._after_commit.append(hook)
-                return
+        if self._owner == threading.get_ident():
+            self._after_commit.append(hook)
+            return
         hook()
 
     def rows(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
