@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -397,6 +397,76 @@ class LeanHttp:
             self.close()
             raise ConnectionError(f"{what}: the server closed the connection mid-response")
         self._buffer += chunk
+
+
+# -- timed rounds of concurrent clients -----------------------------------------------------
+@dataclass
+class Round:
+    """One timed round against one server."""
+
+    sent: int
+    seconds: float
+    server_cpu: float
+    client_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+
+# A client: given its index, connects and returns (send the n-th item, close).
+Connect = Callable[[int], tuple[Callable[[int], None], Callable[[], None]]]
+
+
+def timed_round(pid: int, clients: int, connect: Connect, seconds: float, what: str) -> Round:
+    """``clients`` threads connect, then send items ``index, index + clients, ...`` until
+    ``seconds`` are up, all starting together; server ``pid``'s and our CPU are measured over
+    the same span. The first client error is raised, naming ``what``."""
+    counts = [0] * clients
+    errors: list[str] = []
+    ready = threading.Barrier(clients + 1)
+    deadline = [time.perf_counter() + 3600]
+
+    def client(index: int) -> None:
+        close: Callable[[], None] = lambda: None  # noqa: E731
+        try:
+            send, close = connect(index)
+            ready.wait()
+            n = index
+            while time.perf_counter() < deadline[0]:
+                send(n)
+                counts[index] += 1
+                n += clients
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            if not ready.broken:
+                ready.abort()
+        finally:
+            close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        for thread in threads:
+            thread.join()
+        raise RuntimeError(f"a client failed to start: {errors[:1]}") from None
+    server_cpu, client_cpu = cpu_seconds(pid), own_cpu_seconds()
+    start = time.perf_counter()
+    deadline[0] = start + seconds
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{what} client failed: {errors[0]}")
+    return Round(
+        sum(counts),
+        elapsed,
+        (cpu_seconds(pid) - server_cpu) / elapsed,
+        (own_cpu_seconds() - client_cpu) / elapsed,
+    )
 
 
 # -- statistics ------------------------------------------------------------------------------

@@ -16,35 +16,21 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from _common import (
     Api,
     LeanHttp,
     Report,
+    Round,
     Server,
-    cpu_seconds,
     median,
-    own_cpu_seconds,
     parser,
     profiled,
+    timed_round,
 )
 
 CLIENTS = 4
-
-
-@dataclass
-class Round:
-    sent: int
-    seconds: float
-    server_cpu: float
-    client_cpu: float
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.seconds
 
 
 def bodies(recipient: str, count: int) -> list[dict[str, object]]:
@@ -72,58 +58,25 @@ def run_round(
     seconds: float,
 ) -> Round:
     """``CLIENTS`` connections post the JSON ``payloads`` for ``seconds``; all must deliver."""
-    counts = [0] * CLIENTS
-    errors: list[str] = []
-    ready = threading.Barrier(CLIENTS + 1)
-    deadline = [time.perf_counter() + 3600]
 
-    def client(index: int) -> None:
+    def connect(index: int) -> tuple[Callable[[int], None], Callable[[], None]]:
         http = LeanHttp(base_url, key)
         path = f"/v1/inboxes/{senders[index]}/messages"
-        try:
-            status, body = http.get(f"/v1/inboxes/{senders[index]}")  # open the connection
-            if status != 200:
-                raise RuntimeError(f"{status} {body[:200].decode(errors='replace')}")
-            ready.wait()
-            n = index
-            while time.perf_counter() < deadline[0]:
-                status, body = http.post_json(path, payloads[n % len(payloads)])
-                if status != 201:
-                    raise RuntimeError(f"{status} {body[:200].decode(errors='replace')}")
-                if json.loads(body)["data"]["status"] != "delivered":
-                    raise RuntimeError(f"not delivered: {body[:200].decode(errors='replace')}")
-                counts[index] += 1
-                n += CLIENTS
-        except Exception as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-            if not ready.broken:
-                ready.abort()
-        finally:
+        status, body = http.get(f"/v1/inboxes/{senders[index]}")  # open the connection
+        if status != 200:
             http.close()
+            raise RuntimeError(f"{status} {body[:200].decode(errors='replace')}")
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    try:
-        ready.wait()
-    except threading.BrokenBarrierError:
-        for thread in threads:
-            thread.join()
-        raise RuntimeError(f"a client failed to start: {errors[:1]}") from None
-    server_cpu, client_cpu = cpu_seconds(pid), own_cpu_seconds()
-    start = time.perf_counter()
-    deadline[0] = start + seconds
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise RuntimeError(f"API client failed: {errors[0]}")
-    return Round(
-        sum(counts),
-        elapsed,
-        (cpu_seconds(pid) - server_cpu) / elapsed,
-        (own_cpu_seconds() - client_cpu) / elapsed,
-    )
+        def send(n: int) -> None:
+            status, body = http.post_json(path, payloads[n % len(payloads)])
+            if status != 201:
+                raise RuntimeError(f"{status} {body[:200].decode(errors='replace')}")
+            if json.loads(body)["data"]["status"] != "delivered":
+                raise RuntimeError(f"not delivered: {body[:200].decode(errors='replace')}")
+
+        return send, http.close
+
+    return timed_round(pid, CLIENTS, connect, seconds, "API")
 
 
 def main() -> int:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import (
@@ -31,31 +29,17 @@ from _common import (
     Api,
     LeanSmtp,
     Report,
+    Round,
     Server,
-    cpu_seconds,
     median,
-    own_cpu_seconds,
     parser,
     profiled,
     sized_mails,
+    timed_round,
 )
 
 CLIENTS = 4
 MESSAGE_SIZE = 5 * 1024
-
-
-@dataclass
-class Round:
-    """One timed round against one server."""
-
-    sent: int
-    seconds: float
-    server_cpu: float
-    client_cpu: float
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.seconds
 
 
 class BareSink:
@@ -94,50 +78,21 @@ def run_round(
 
     ``mails`` are already dot-stuffed (:meth:`LeanSmtp.stuff`).
     """
-    counts = [0] * CLIENTS
-    errors: list[str] = []
-    ready = threading.Barrier(CLIENTS + 1)
-    deadline = [0.0]
 
-    def client(index: int) -> None:
+    def connect(index: int) -> tuple[Callable[[int], None], Callable[[], None]]:
+        smtp = LeanSmtp(HOST, port, timeout=30)
         try:
-            with LeanSmtp(HOST, port, timeout=30) as smtp:
-                smtp.ehlo("bench.example")
-                ready.wait()
-                n = index
-                while time.perf_counter() < deadline[0]:
-                    smtp.send(sender, recipient, mails[n % len(mails)], stuffed=True)
-                    counts[index] += 1
-                    n += CLIENTS
-        except Exception as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-            if not ready.broken:
-                ready.abort()
+            smtp.ehlo("bench.example")
+        except Exception:
+            smtp.close()
+            raise
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    deadline[0] = time.perf_counter() + 3600
-    try:
-        ready.wait()
-    except threading.BrokenBarrierError:
-        for thread in threads:
-            thread.join()
-        raise RuntimeError(f"a client failed to start: {errors[:1]}") from None
-    server_cpu, client_cpu = cpu_seconds(pid), own_cpu_seconds()
-    start = time.perf_counter()
-    deadline[0] = start + seconds
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise RuntimeError(f"SMTP client failed: {errors[0]}")
-    return Round(
-        sum(counts),
-        elapsed,
-        (cpu_seconds(pid) - server_cpu) / elapsed,
-        (own_cpu_seconds() - client_cpu) / elapsed,
-    )
+        def send(n: int) -> None:
+            smtp.send(sender, recipient, mails[n % len(mails)], stuffed=True)
+
+        return send, smtp.quit
+
+    return timed_round(pid, CLIENTS, connect, seconds, "SMTP")
 
 
 def main() -> int:
