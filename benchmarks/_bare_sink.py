@@ -55,7 +55,7 @@ if __name__ == "__main__":
     if "--tuned" in sys.argv[1:]:
         import uvloop
 
-        from mailbot_sandbox.smtp import TolerantSMTP
+        from mailbot_sandbox.smtp.protocol import TolerantSMTP
 
         uvloop.run(main(TolerantSMTP))
     else:

@@ -30,10 +30,10 @@ def fill(db: str, count: int, seed: int = 42) -> tuple[str, dict[str, str]]:
     """Create an inbox holding ``count`` messages; its id and the query mix to time."""
     from faker import Faker
 
-    from mailbot_sandbox import messages, threads
     from mailbot_sandbox.config import load_config
-    from mailbot_sandbox.mime import Attachment, ParsedMail
-    from mailbot_sandbox.services import Services
+    from mailbot_sandbox.core import messages, threads
+    from mailbot_sandbox.core.services import Services
+    from mailbot_sandbox.mail.parse import Attachment, ParsedMail
 
     fake = Faker("en_US")
     Faker.seed(seed)
@@ -169,7 +169,7 @@ def cached_fill(count: int, fresh: bool) -> tuple[str, str, dict[str, str], floa
     import inspect
     import json
 
-    from mailbot_sandbox import messages, threads
+    from mailbot_sandbox.core import messages, threads
     from mailbot_sandbox.store import schema
 
     fingerprint = hashlib.sha256()

@@ -18,7 +18,7 @@ from mailbot_sandbox.config import DOMAIN_POLICIES, LOG_FORMATS, LOG_LEVELS, loa
 from mailbot_sandbox.errors import ConfigError, SandboxError
 
 if TYPE_CHECKING:
-    from mailbot_sandbox.services import Services
+    from mailbot_sandbox.core.services import Services
 
 
 class _Parser(argparse.ArgumentParser):
@@ -189,8 +189,8 @@ def configure_logging(level: str, fmt: str = "text") -> None:
 
 
 def _serve(options: dict[str, Any]) -> int:
+    from mailbot_sandbox.runtime.workers import Supervisor, worker_count
     from mailbot_sandbox.sandbox import Sandbox
-    from mailbot_sandbox.workers import Supervisor, worker_count
 
     config = load_config(options)
     configure_logging(config.log_level, config.log_format)
@@ -238,8 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _data_command(args: argparse.Namespace) -> int:
     """Run ``reset``, ``export`` or ``import`` on an existing database file."""
-    from mailbot_sandbox.services import Services
-    from mailbot_sandbox.transfer import export_mail, find_account, import_mail
+    from mailbot_sandbox.core.services import Services
+    from mailbot_sandbox.runtime.transfer import export_mail, find_account, import_mail
 
     config = load_config({"db": args.db})
     if config.db == ":memory:":
@@ -269,9 +269,9 @@ def _data_command(args: argparse.Namespace) -> int:
 
 def _reset(services: Services, key: str | None) -> int:
     """Erase one account's data (``key``) or every account's; the accounts themselves stay."""
-    from mailbot_sandbox.accounts import Account
-    from mailbot_sandbox.maintenance import reset_account
-    from mailbot_sandbox.transfer import find_account
+    from mailbot_sandbox.core.accounts import Account
+    from mailbot_sandbox.core.maintenance import reset_account
+    from mailbot_sandbox.runtime.transfer import find_account
 
     if key is not None:
         accounts = [find_account(services.store, key)]

@@ -100,7 +100,7 @@ _INT_RANGES = {
 
 
 def _validate(config: Config) -> Config:
-    from mailbot_sandbox.validation import is_valid_domain
+    from mailbot_sandbox.core.fields import is_valid_domain
 
     if config.domain_policy not in DOMAIN_POLICIES:
         raise ConfigError(
@@ -115,7 +115,7 @@ def _validate(config: Config) -> Config:
             what = "a port number" if name.endswith("port") else "a whole number"
             raise ConfigError(f"{name} must be {what} {low}-{high}, got {value!r}")
     for key in config.api_keys:
-        from mailbot_sandbox.accounts import is_well_formed_key
+        from mailbot_sandbox.core.accounts import is_well_formed_key
 
         if not is_well_formed_key(key):
             raise ConfigError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")

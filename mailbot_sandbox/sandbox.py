@@ -14,13 +14,13 @@ from types import TracebackType
 from typing import Any
 
 from mailbot_sandbox import metrics
-from mailbot_sandbox.app import create_app
+from mailbot_sandbox.api.app import create_app
 from mailbot_sandbox.config import Config, load_config
-from mailbot_sandbox.httpserver import HttpServer
-from mailbot_sandbox.peers import Peers
-from mailbot_sandbox.retention import Retention
-from mailbot_sandbox.services import Services
-from mailbot_sandbox.smtp import SmtpServer
+from mailbot_sandbox.core.services import Services
+from mailbot_sandbox.runtime.httpserver import HttpServer
+from mailbot_sandbox.runtime.peers import Peers
+from mailbot_sandbox.runtime.retention import Retention
+from mailbot_sandbox.smtp.server import SmtpServer
 
 log = logging.getLogger("mailbot_sandbox")
 

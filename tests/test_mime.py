@@ -1,4 +1,4 @@
-"""mailbot_sandbox.mime: round trips, a corpus of messy real-world input, fuzzing, subjects."""
+"""Parsing and composing mail: round trips, messy real-world input, fuzzing, subjects."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mailbot_sandbox.compose import build_message, new_message_id
-from mailbot_sandbox.mime import (
+from mailbot_sandbox.mail.compose import build_message, new_message_id
+from mailbot_sandbox.mail.parse import (
     Attachment,
     ParsedMail,
     html_to_text,
@@ -681,7 +681,7 @@ def test_reply_subject(subject: str, reply: str) -> None:
 def test_charset_shortcut_agrees_with_the_email_package(content_type: str) -> None:
     from email.message import Message
 
-    from mailbot_sandbox.mime import _charset
+    from mailbot_sandbox.mail.parse import _charset
 
     part = Message()
     part["Content-Type"] = content_type

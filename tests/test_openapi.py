@@ -7,7 +7,7 @@ import re
 import requests
 
 from mailbot_sandbox import Sandbox
-from mailbot_sandbox.app import create_app
+from mailbot_sandbox.api.app import create_app
 
 
 def _served_routes() -> set[str]:

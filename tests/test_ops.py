@@ -23,8 +23,8 @@ from mailbot_sandbox import Sandbox, metrics
 from mailbot_sandbox.cli import main
 from mailbot_sandbox.config import load_config
 from mailbot_sandbox.errors import ConfigError
-from mailbot_sandbox.retention import Retention
-from mailbot_sandbox.transfer import split_mbox
+from mailbot_sandbox.runtime.retention import Retention
+from mailbot_sandbox.runtime.transfer import split_mbox
 from tests.conftest import Api, send, smtp_message
 
 ATTACHMENT = {"filename": "a.bin", "content": base64.b64encode(b"\x00attached\xff").decode()}

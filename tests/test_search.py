@@ -144,7 +144,7 @@ def test_any_query_string_is_answered_without_a_server_error(mailbox) -> None:
 
 def test_a_restart_indexes_what_the_index_had_not_caught_up_on(tmp_path) -> None:
     from mailbot_sandbox.config import load_config
-    from mailbot_sandbox.services import Services
+    from mailbot_sandbox.core.services import Services
 
     config = load_config({"db": str(tmp_path / "mail.db")}, environ={})
     first = Services(config)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mailbot_sandbox.errors import InvalidRequest
-from mailbot_sandbox.search import CompiledSearch, compile_query
+from mailbot_sandbox.search.query import CompiledSearch, compile_query
 
 INBOX = "inb_1"
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from mailbot_sandbox.smtp import read_data
+from mailbot_sandbox.smtp.protocol import read_data
 
 
 def stuff(message: bytes) -> bytes:
@@ -103,7 +103,7 @@ def test_address_fast_path_agrees_with_aiosmtpd(arg: str) -> None:
     """The plain-address shortcut must give what aiosmtpd's own parser gives."""
     from aiosmtpd.smtp import SMTP
 
-    from mailbot_sandbox.smtp import TolerantSMTP
+    from mailbot_sandbox.smtp.protocol import TolerantSMTP
 
     class Handler:
         pass

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 
-from mailbot_sandbox.accounts import Account
+from mailbot_sandbox.core.accounts import Account
+from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import InvalidRequest
-from mailbot_sandbox.services import Services
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox import validation
 from mailbot_sandbox.api.common import (
     account,
     arg,
@@ -17,11 +16,12 @@ from mailbot_sandbox.api.common import (
     services,
     single,
 )
+from mailbot_sandbox.api.serializers import inbox_json
+from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.core.maintenance import erase_inbox, reset_account
+from mailbot_sandbox.core.outbox import outbox_json
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import format_time, parse_time
-from mailbot_sandbox.maintenance import erase_inbox, reset_account
-from mailbot_sandbox.outbox import outbox_json
-from mailbot_sandbox.serializers import inbox_json
 
 bp = Blueprint("control", __name__, url_prefix="/sandbox/v1")
 bp.before_request(authenticate)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response
 
 from mailbot_sandbox.api.common import account, json_body, listing, page_args, services, single
-from mailbot_sandbox.serializers import domain_json
+from mailbot_sandbox.api.serializers import domain_json
 
 bp = Blueprint("domains", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from mailbot_sandbox.api.common import account, arg, json_body, listing, page_args, services, single
-from mailbot_sandbox.serializers import inbox_json
+from mailbot_sandbox.api.serializers import inbox_json
 
 bp = Blueprint("inboxes", __name__)
 

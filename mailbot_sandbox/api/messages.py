@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox import metrics, validation
+from mailbot_sandbox import metrics
 from mailbot_sandbox.api.common import (
     account,
     arg,
@@ -17,9 +17,10 @@ from mailbot_sandbox.api.common import (
     services,
     single,
 )
+from mailbot_sandbox.api.serializers import message_json
+from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
 from mailbot_sandbox.errors import InvalidRequest
-from mailbot_sandbox.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
-from mailbot_sandbox.serializers import message_json
 
 bp = Blueprint("messages", __name__)
 

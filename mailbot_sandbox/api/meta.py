@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, jsonify
 
 from mailbot_sandbox import __version__, metrics
-from mailbot_sandbox.services import Services
+from mailbot_sandbox.core.services import Services
 
 bp = Blueprint("meta", __name__)
 
@@ -25,7 +25,7 @@ def ready() -> Response:
 
     503 with the error envelope (``not_ready``, the failing checks in ``details``) otherwise.
     """
-    from mailbot_sandbox.app import error_response
+    from mailbot_sandbox.api.app import error_response
 
     services: Services = current_app.extensions["mailbot"]
     checks = {"database": "ok"}
@@ -77,6 +77,6 @@ def info() -> Response:
 @bp.get("/v1/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 description of every route."""
-    from mailbot_sandbox.openapi import build_spec
+    from mailbot_sandbox.api.openapi import build_spec
 
     return jsonify(build_spec(current_app))

@@ -6,7 +6,7 @@ from flask import Blueprint, Response
 
 from mailbot_sandbox.api.common import account, listing, page_args, services, single
 from mailbot_sandbox.api.messages import serialize
-from mailbot_sandbox.serializers import thread_json
+from mailbot_sandbox.api.serializers import thread_json
 
 bp = Blueprint("threads", __name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mailbot_sandbox.accounts import Account
+from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
 from mailbot_sandbox.store import Store
 

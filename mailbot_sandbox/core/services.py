@@ -6,25 +6,25 @@ rule (a permission, a limit) is checked in exactly one spot.
 
 from __future__ import annotations
 
-from mailbot_sandbox.accounts import Accounts
-from mailbot_sandbox.clock import Clock
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.delivery import Delivery
-from mailbot_sandbox.domains import Domains
-from mailbot_sandbox.inboxes import Inboxes
-from mailbot_sandbox.messages import Messages
-from mailbot_sandbox.notify import Notifier
-from mailbot_sandbox.outbox import Outbox
-from mailbot_sandbox.peers import Peers
-from mailbot_sandbox.search_index import SearchIndex
+from mailbot_sandbox.core.accounts import Accounts
+from mailbot_sandbox.core.clock import Clock
+from mailbot_sandbox.core.delivery import Delivery
+from mailbot_sandbox.core.domains import Domains
+from mailbot_sandbox.core.inboxes import Inboxes
+from mailbot_sandbox.core.messages import Messages
+from mailbot_sandbox.core.notify import Notifier
+from mailbot_sandbox.core.outbox import Outbox
+from mailbot_sandbox.core.threads import Threads
+from mailbot_sandbox.runtime.peers import Peers
+from mailbot_sandbox.search.index import SearchIndex
 from mailbot_sandbox.store import Store
-from mailbot_sandbox.threads import Threads
 
 
 class Services:
     """Builds the store and the services for one configuration.
 
-    One process of several on a database file (see :mod:`mailbot_sandbox.workers`) passes
+    One process of several on a database file (see :mod:`mailbot_sandbox.runtime.workers`) passes
     ``peers``; only the ``primary`` one runs the background upkeep (WAL checkpoints, the
     search indexer), which the others would only duplicate.
     """

@@ -10,7 +10,7 @@ the load is spread evenly however few connections there are.
 What the workers share and how:
 
 - the database: SQLite in WAL mode; write transactions queue on a file lock (``Store.write``);
-- wake-ups of long-poll waits and metrics: :mod:`mailbot_sandbox.peers`;
+- wake-ups of long-poll waits and metrics: :mod:`mailbot_sandbox.runtime.peers`;
 - upkeep (retention, WAL checkpoints, the background search indexer) runs in worker 0 only.
 
 A worker ignores Ctrl+C (the terminal sends it to the whole process group) and stops on the
@@ -35,8 +35,8 @@ import threading
 
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.errors import ConfigError, SandboxError
-from mailbot_sandbox.httpserver import bind
-from mailbot_sandbox.peers import create_waits_file
+from mailbot_sandbox.runtime.httpserver import bind
+from mailbot_sandbox.runtime.peers import create_waits_file
 from mailbot_sandbox.sandbox import Addresses
 from mailbot_sandbox.store import Store
 
@@ -130,7 +130,7 @@ class Supervisor(Addresses):
                     "rundir": self._rundir,
                 }
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "mailbot_sandbox.workers"],
+                    [sys.executable, "-m", "mailbot_sandbox.runtime.workers"],
                     env={**os.environ, SPEC_VARIABLE: json.dumps(spec)},
                     pass_fds=[child_handoff.fileno(), inbox.fileno(), *outboxes.values()],
                     stdout=subprocess.PIPE,
@@ -234,7 +234,7 @@ class Supervisor(Addresses):
 def worker_main() -> int:
     """One worker: a Sandbox on the sockets its supervisor passed, until SIGTERM."""
     from mailbot_sandbox.cli import configure_logging
-    from mailbot_sandbox.peers import Peers
+    from mailbot_sandbox.runtime.peers import Peers
     from mailbot_sandbox.sandbox import Sandbox, WorkerLink
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the supervisor's to handle

@@ -11,11 +11,14 @@ import json
 import sqlite3
 from typing import Any
 
-from mailbot_sandbox import metrics, send_fields, validation
-from mailbot_sandbox.accounts import Account
-from mailbot_sandbox.clock import Clock, seconds_to_midnight, utc_day
-from mailbot_sandbox.compose import build_message, new_message_id
+from mailbot_sandbox import metrics
 from mailbot_sandbox.config import Config
+from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.core import send_fields
+from mailbot_sandbox.core.accounts import Account
+from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
+from mailbot_sandbox.core.inboxes import Inboxes
+from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.errors import (
     AmbiguousAddress,
     Forbidden,
@@ -24,9 +27,8 @@ from mailbot_sandbox.errors import (
     RateLimited,
 )
 from mailbot_sandbox.ids import new_id
-from mailbot_sandbox.inboxes import Inboxes
-from mailbot_sandbox.messages import Messages
-from mailbot_sandbox.mime import ParsedMail, parse_message, reply_subject
+from mailbot_sandbox.mail.compose import build_message, new_message_id
+from mailbot_sandbox.mail.parse import ParsedMail, parse_message, reply_subject
 from mailbot_sandbox.store import Store
 
 SEND_FIELDS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from mailbot_sandbox.accounts import Account
+from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
 from mailbot_sandbox.store import Store
 

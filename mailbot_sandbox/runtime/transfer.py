@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailbot_sandbox.accounts import Account, is_well_formed_key, key_hash
+from mailbot_sandbox.core.accounts import Account, is_well_formed_key, key_hash
+from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import SandboxError
 from mailbot_sandbox.ids import parse_time
-from mailbot_sandbox.services import Services
 from mailbot_sandbox.store import Store
 
 FORMATS = ("eml", "mbox")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mailbot_sandbox import validation
-from mailbot_sandbox.accounts import Account
-from mailbot_sandbox.clock import Clock, utc_day
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.domains import Domains
+from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.core.accounts import Account
+from mailbot_sandbox.core.clock import Clock, utc_day
+from mailbot_sandbox.core.domains import Domains
 from mailbot_sandbox.errors import AmbiguousAddress, Conflict, InvalidRequest, NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store

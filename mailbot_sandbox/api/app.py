@@ -10,8 +10,8 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from mailbot_sandbox.config import Config, load_config
+from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import ApiError
-from mailbot_sandbox.services import Services
 
 log = logging.getLogger("mailbot_sandbox")
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from mailbot_sandbox import metrics
-from mailbot_sandbox.clock import Clock
 from mailbot_sandbox.config import Config
+from mailbot_sandbox.core.clock import Clock
+from mailbot_sandbox.core.maintenance import drop_unused_blobs, erase_messages
 from mailbot_sandbox.ids import format_time
-from mailbot_sandbox.maintenance import drop_unused_blobs, erase_messages
 from mailbot_sandbox.store import Store
 
-log = logging.getLogger("mailbot_sandbox.retention")
+log = logging.getLogger("mailbot_sandbox.runtime.retention")
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,18 @@ import sqlite3
 import time
 from typing import Any
 
-from mailbot_sandbox import validation
-from mailbot_sandbox.accounts import Account
-from mailbot_sandbox.clock import Clock
+from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.core.accounts import Account
+from mailbot_sandbox.core.clock import Clock
+from mailbot_sandbox.core.inboxes import Inboxes
+from mailbot_sandbox.core.notify import Notifier
+from mailbot_sandbox.core.threads import Threads
 from mailbot_sandbox.errors import Forbidden, InvalidRequest, NotFound, WaitTimeout
 from mailbot_sandbox.ids import format_time, new_id, parse_time
-from mailbot_sandbox.inboxes import Inboxes
-from mailbot_sandbox.mime import ParsedMail
-from mailbot_sandbox.notify import Notifier
-from mailbot_sandbox.search import compile_query
-from mailbot_sandbox.search_index import SearchIndex
+from mailbot_sandbox.mail.parse import ParsedMail
+from mailbot_sandbox.search.index import SearchIndex
+from mailbot_sandbox.search.query import compile_query
 from mailbot_sandbox.store import Store
-from mailbot_sandbox.threads import Threads
 
 DIRECTIONS = ("inbound", "outbound")
 MAX_WAIT_MS = 120_000

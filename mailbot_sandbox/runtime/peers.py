@@ -1,7 +1,7 @@
 """What the worker processes of one sandbox tell each other.
 
 ``mailbot-sandbox serve`` runs several processes on one database file (see
-:mod:`mailbot_sandbox.workers`). The database is shared; two things are not, and travel here
+:mod:`mailbot_sandbox.runtime.workers`). The database is shared; two things are not, and travel here
 as small JSON datagrams over socket pairs the supervisor made:
 
 - new mail: a long-poll ``wait`` parked in one process must wake when another process stores
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("mailbot_sandbox.peers")
+log = logging.getLogger("mailbot_sandbox.runtime.peers")
 MAX_DATAGRAM = 64 * 1024
 WAITS_FILE = "waits"
 

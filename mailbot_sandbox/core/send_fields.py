@@ -12,10 +12,10 @@ import mimetypes
 import re
 from typing import Any
 
-from mailbot_sandbox import validation
-from mailbot_sandbox.compose import is_managed_header
+from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.errors import InvalidRequest
-from mailbot_sandbox.mime import Attachment
+from mailbot_sandbox.mail.compose import is_managed_header
+from mailbot_sandbox.mail.parse import Attachment
 
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
 

@@ -8,11 +8,11 @@ import json
 import re
 from typing import Any
 
-from mailbot_sandbox import validation
-from mailbot_sandbox.accounts import Account
-from mailbot_sandbox.clock import Clock
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
+from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.core.accounts import Account
+from mailbot_sandbox.core.clock import Clock
+from mailbot_sandbox.core.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
 from mailbot_sandbox.errors import ComplianceBlocked, Conflict, NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store

@@ -1,0 +1,138 @@
+"""The aiosmtpd handler: what each SMTP command means for the sandbox's inboxes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.core.accounts import Account
+from mailbot_sandbox.core.delivery import check_can_send
+from mailbot_sandbox.core.services import Services
+from mailbot_sandbox.errors import ApiError, Forbidden
+from mailbot_sandbox.mail.parse import parse_message
+from mailbot_sandbox.smtp.writer import InFlight, LoopWriter
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who authenticated an SMTP session: an inbox, by its address and its account's key."""
+
+    account: Account
+    inbox_id: str
+    address: str
+
+
+class MailHandler:
+    """aiosmtpd handler.
+
+    Without AUTH the session delivers to sandbox inboxes: each recipient is accepted or refused
+    at RCPT with the contract's code. After AUTH (user = an inbox address, password = its
+    account's API key) the session sends *from* that inbox, under the same rules as the API.
+    """
+
+    def __init__(self, services: Services, writer: LoopWriter, in_flight: InFlight) -> None:
+        self.services = services
+        self.in_flight = in_flight
+        self._writer = writer
+
+    async def _stored(self, call: Callable[..., T], *args: Any) -> T:
+        return await self._writer.submit(lambda: call(*args))
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        invalid = AuthResult(
+            success=False,
+            handled=False,
+            message="535 5.7.8 user must be an inbox address and password "
+            "the API key of its account",
+        )
+        if not isinstance(auth_data, LoginPassword):
+            return invalid
+        address = auth_data.login.decode("utf-8", "replace").strip().lower()
+        key = auth_data.password.decode("utf-8", "replace").strip()
+        try:
+            account = self.services.accounts.for_key(key)
+        except ApiError:
+            return invalid
+        inbox = self.services.inboxes.find_by_address(address, account_id=account.id)
+        if inbox is None or inbox["account_id"] != account.id:
+            return invalid
+        return AuthResult(success=True, auth_data=Submitter(account, inbox["id"], address))
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        submitter = session.auth_data
+        if isinstance(submitter, Submitter):
+            try:
+                check_can_send(self.services.inboxes.row(submitter.account, submitter.inbox_id))
+            except Forbidden as exc:
+                code = "5.2.1" if exc.code.startswith("inbox_") else "5.7.1"
+                return f"550 {code} {exc.message}"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if isinstance(session.auth_data, Submitter):
+            try:
+                validation.email_address(address, "recipient")
+            except ApiError:
+                return f"553 5.1.3 <{address}>: not a valid address"
+        else:
+            refusal = self.services.delivery.refuse_recipient(address)  # one indexed read
+            if refusal:
+                return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.in_flight.add(1)
+        try:
+            return await self._store_data(session, envelope)
+        finally:
+            self.in_flight.add(-1)
+
+    async def _store_data(self, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        # Parsed and routed here, on the loop: only the writes need the shared write lock.
+        content = parse_message(raw)
+        submitter = session.auth_data
+        if isinstance(submitter, Submitter):
+            return await self._stored(
+                self.services.delivery.submit_smtp,
+                submitter.account,
+                submitter.inbox_id,
+                list(envelope.rcpt_tos),
+                raw,
+                content,
+            )
+        recipients = list(envelope.rcpt_tos)
+        return await self._stored(
+            self.services.delivery.receive_smtp,
+            envelope.mail_from or "",
+            recipients,
+            raw,
+            content,
+            self.services.delivery.smtp_targets(recipients),
+        )
