@@ -1,61 +1,22 @@
-"""Shared fixtures: one real sandbox per test session (per xdist worker), fresh accounts."""
+"""Shared fixtures: one real sandbox per test session (per xdist worker), fresh accounts.
+
+Plain helpers (the ``Api`` client, ``send``, ``smtp_message``, ...) live in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
-import requests
 
 from mailbot_sandbox import Sandbox
-
-
-class Api:
-    """A real HTTP client bound to one API key (so to one sandbox account)."""
-
-    def __init__(self, base_url: str, key: str) -> None:
-        self.base_url = base_url
-        self.key = key
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 30)
-        return self.session.request(method, self.base_url + path, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PATCH", path, **kwargs)
-
-    def put(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PUT", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
-
-    def create_inbox(self, **fields: Any) -> dict[str, Any]:
-        fields.setdefault("username", f"u{uuid.uuid4().hex[:10]}")
-        response = self.post("/v1/inboxes", json=fields)
-        assert response.status_code == 201, response.text
-        return response.json()["data"]  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def fresh_key() -> str:
-    return f"mb_test_{uuid.uuid4().hex}"
+from tests.helpers import Api, fresh_key
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
+    """The session's sandbox (one per xdist worker); tests isolate by account, not by server."""
     with Sandbox() as running:
         yield running
 
@@ -81,23 +42,8 @@ def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
 
 
-def send(api: Api, inbox: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """Send through the API and return the sender's copy; fails the test on any error."""
-    fields.setdefault("subject", "Hello")
-    fields.setdefault("body_text", "Hi there")
-    response = api.post(f"/v1/inboxes/{inbox['id']}/messages", json=fields)
-    assert response.status_code == 201, response.text
-    return response.json()["data"]  # type: ignore[no-any-return]
-
-
-def smtp_message(sender: str, to: list[str], subject: str = "Hello", body: str = "Hi") -> bytes:
-    from email.message import EmailMessage
-    from email.utils import make_msgid
-
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(to)
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="client.example")
-    message.set_content(body)
-    return message.as_bytes()
+@pytest.fixture
+def own_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox of this test alone, on a database file the data commands can open too."""
+    with Sandbox(db=str(tmp_path / "mail.db")) as running:
+        yield running

@@ -13,7 +13,7 @@ import dns.rrset
 import pytest
 
 from mailbot_sandbox import Sandbox
-from tests.conftest import Api
+from tests.helpers import Api
 
 ZONE: dict[tuple[str, str], list[str]] = {}
 

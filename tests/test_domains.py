@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from mailbot_sandbox import Sandbox
-from tests.conftest import Api
+from tests.helpers import Api
 
 
 @pytest.fixture(scope="module")

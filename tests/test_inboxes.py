@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Api
+from tests.helpers import Api
 
 
 def test_create_with_defaults_on_the_shared_domain(api: Api) -> None:

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.conftest import Api, send
+from tests.helpers import Api, send
 
 
 def test_over_the_limit_is_429_with_retry_after_and_nothing_sent(api: Api) -> None:

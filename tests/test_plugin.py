@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailbot_sandbox import Sandbox
-from tests.conftest import Api
+from tests.helpers import Api
 
 pytest_plugins = ["pytester"]
 

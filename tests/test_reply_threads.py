@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api, send
+from tests.helpers import Api, send
 
 
 def _inbound(api: Api, inbox: dict) -> list[dict]:

@@ -9,7 +9,7 @@ from mailbot import MailBot
 from mailbot.exceptions import AuthError, ComplianceError, MailBotError, NotFoundError
 
 from mailbot_sandbox import Sandbox
-from tests.conftest import fresh_key
+from tests.helpers import fresh_key
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from mailbot import MailBot
 from mailbot.exceptions import MailBotError, RateLimitError
 
 from mailbot_sandbox import Sandbox
-from tests.conftest import fresh_key, smtp_message
+from tests.helpers import fresh_key, smtp_message
 
 
 @pytest.fixture

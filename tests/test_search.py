@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.conftest import Api, send
+from tests.helpers import Api, send
 
 
 @pytest.fixture

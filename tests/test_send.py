@@ -8,7 +8,7 @@ from email import policy
 
 import pytest
 
-from tests.conftest import Api, send
+from tests.helpers import Api, send
 
 
 def test_send_to_another_inbox_arrives_there_as_inbound(api: Api) -> None:

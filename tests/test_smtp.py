@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from mailbot_sandbox import Sandbox
-from tests.conftest import Api, smtp_message
+from tests.helpers import Api, smtp_message
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from mailbot_sandbox import Sandbox
-from tests.conftest import Api, send, smtp_message
+from tests.helpers import Api, send, smtp_message
 
 
 def _wait(api: Api, inbox: dict, **params) -> tuple[int, dict]:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import smtp_message
+from tests.helpers import smtp_message
 
 WORKERS = 2
 SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]

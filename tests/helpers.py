@@ -1,0 +1,137 @@
+"""Helpers shared by the test modules: an HTTP client per account, sending, SMTP mail, the CLI.
+
+Fixtures live in ``conftest.py``; plain functions and classes live here, so that no test module
+imports from another (or from a conftest, which pytest loads under its own rules).
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import subprocess
+import sys
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import requests
+
+from mailbot_sandbox import Sandbox
+
+
+class Api:
+    """A real HTTP client bound to one API key (so to one sandbox account)."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        self.base_url = base_url
+        self.key = key
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def create_inbox(self, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("username", f"u{uuid.uuid4().hex[:10]}")
+        response = self.post("/v1/inboxes", json=fields)
+        assert response.status_code == 201, response.text
+        return response.json()["data"]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def fresh_key() -> str:
+    """A well-formed API key nobody has used: a brand-new, empty account."""
+    return f"mb_test_{uuid.uuid4().hex}"
+
+
+def send(api: Api, inbox: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Send through the API and return the sender's copy; fails the test on any error."""
+    fields.setdefault("subject", "Hello")
+    fields.setdefault("body_text", "Hi there")
+    response = api.post(f"/v1/inboxes/{inbox['id']}/messages", json=fields)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def smtp_message(sender: str, to: list[str], subject: str = "Hello", body: str = "Hi") -> bytes:
+    """A small plain-text RFC 822 message, as an SMTP client would submit it."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="client.example")
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def mail_by_smtp(sandbox: Sandbox, inbox: dict[str, Any], raw: bytes) -> None:
+    """Hand ``raw`` to the sandbox's SMTP server for ``inbox``, as an outside sender would."""
+    with smtplib.SMTP(sandbox.smtp_host, sandbox.smtp_port, timeout=10) as smtp:
+        smtp.sendmail("sender@example.com", [inbox["address"]], raw)
+
+
+def subjects(api: Api, inbox: dict[str, Any]) -> list[str]:
+    """The subjects of an inbox's messages, newest first."""
+    listed = api.get(f"/v1/inboxes/{inbox['id']}/messages?limit=100").json()["data"]
+    return [message["subject"] for message in listed]
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run ``python -m mailbot_sandbox ARGS`` without any MAILBOT_ setting of this process;
+    returns (exit code, stdout, stderr)."""
+    process = subprocess.run(
+        [sys.executable, "-m", "mailbot_sandbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environ_without_settings(),
+    )
+    return process.returncode, process.stdout, process.stderr
+
+
+def environ_without_settings() -> dict[str, str]:
+    """This process's environment minus every MAILBOT_ variable, for child processes."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
+
+
+def assert_consistent(sandbox: Sandbox) -> None:
+    """Nothing dangles: FTS rows, attachments, threads and blobs all match the messages."""
+    assert sandbox.services is not None
+    sandbox.services.search_index.catch_up()  # the index follows the mail a moment later
+    store = sandbox.services.store
+    assert store.scalar("SELECT count(*) FROM messages_fts") == store.scalar(
+        "SELECT count(*) FROM messages"
+    )
+    assert not store.rows(
+        "SELECT rowid FROM messages_fts WHERE rowid NOT IN (SELECT seq FROM messages)"
+    )
+    assert not store.rows(
+        "SELECT id FROM attachments WHERE message_seq NOT IN (SELECT seq FROM messages)"
+    )
+    assert not store.rows(
+        "SELECT id FROM threads t WHERE message_count != "
+        "(SELECT count(*) FROM messages m WHERE m.thread_id = t.id) OR message_count = 0"
+    )
+    assert not store.rows(
+        "SELECT id FROM blobs WHERE id NOT IN (SELECT raw_id FROM messages) "
+        "AND id NOT IN (SELECT raw_id FROM captured)"
+    )
