@@ -33,7 +33,7 @@ def fill(db: str, count: int, seed: int = 42) -> tuple[str, dict[str, str]]:
     from mailbot_sandbox.config import load_config
     from mailbot_sandbox.core import messages, threads
     from mailbot_sandbox.core.services import Services
-    from mailbot_sandbox.mail.parse import Attachment, ParsedMail
+    from mailbot_sandbox.mail.message import Attachment, ParsedMail
 
     fake = Faker("en_US")
     Faker.seed(seed)

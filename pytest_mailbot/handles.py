@@ -163,7 +163,7 @@ class Message:
         Raises:
             AssertionError: no code-like number is there.
         """
-        from mailbot_sandbox.mail.parse import html_to_text
+        from mailbot_sandbox.mail.text import html_to_text
 
         for source in (self.text, html_to_text(self.html), self.subject):
             found = find_code(source, length)

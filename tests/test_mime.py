@@ -14,14 +14,9 @@ from typing import Any
 import pytest
 
 from mailbot_sandbox.mail.compose import build_message, new_message_id
-from mailbot_sandbox.mail.parse import (
-    Attachment,
-    ParsedMail,
-    html_to_text,
-    normalize_subject,
-    parse_message,
-    reply_subject,
-)
+from mailbot_sandbox.mail.message import Attachment, ParsedMail
+from mailbot_sandbox.mail.parse import parse_message
+from mailbot_sandbox.mail.text import html_to_text, normalize_subject, reply_subject
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2)))
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 3 + b"\n%%EOF\n"

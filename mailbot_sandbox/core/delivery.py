@@ -28,7 +28,9 @@ from mailbot_sandbox.errors import (
 )
 from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.mail.compose import build_message, new_message_id
-from mailbot_sandbox.mail.parse import ParsedMail, parse_message, reply_subject
+from mailbot_sandbox.mail.message import ParsedMail
+from mailbot_sandbox.mail.parse import parse_message
+from mailbot_sandbox.mail.text import reply_subject
 from mailbot_sandbox.store import Store
 
 SEND_FIELDS = (

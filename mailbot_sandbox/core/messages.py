@@ -15,7 +15,7 @@ from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.threads import Threads
 from mailbot_sandbox.errors import Forbidden, InvalidRequest, NotFound, WaitTimeout
 from mailbot_sandbox.ids import format_time, new_id, parse_time
-from mailbot_sandbox.mail.parse import ParsedMail
+from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.search.index import SearchIndex
 from mailbot_sandbox.search.query import compile_query
 from mailbot_sandbox.store import Store

@@ -15,7 +15,7 @@ from typing import Any
 from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.mail.compose import is_managed_header
-from mailbot_sandbox.mail.parse import Attachment
+from mailbot_sandbox.mail.message import Attachment
 
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
 

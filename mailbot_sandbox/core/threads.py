@@ -15,7 +15,7 @@ from typing import Any
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
 from mailbot_sandbox.ids import format_time, new_id
-from mailbot_sandbox.mail.parse import normalize_subject
+from mailbot_sandbox.mail.text import normalize_subject
 from mailbot_sandbox.store import Store
 
 SUBJECT_WINDOW = timedelta(days=7)

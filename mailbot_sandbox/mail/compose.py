@@ -18,7 +18,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from mailbot_sandbox.mail.parse import Attachment
+from mailbot_sandbox.mail.message import Attachment
 
 _SMTP_POLICY = email_policy.SMTP.clone(cte_type="7bit")
 _SMTPUTF8_POLICY = email_policy.SMTPUTF8

@@ -1,4 +1,4 @@
-"""MIME in and out: parse every received message, build every outgoing one.
+"""Parsing every received message into the fields the sandbox stores.
 
 Parsing uses ``compat32`` (several times faster than ``policy.default``) and decodes headers
 here (8-bit bytes, RFC 2047 words, lying charsets), so one bad header or part costs no other.
@@ -12,46 +12,14 @@ import contextlib
 import mimetypes
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
-from html import unescape
 
-
-@dataclass
-class Attachment:
-    """One attachment (or inline part) of a message, payload already decoded."""
-
-    filename: str
-    content_type: str
-    content: bytes
-    content_id: str | None = None
-    inline: bool = False
-
-
-@dataclass
-class ParsedMail:
-    """The fields of a received message the sandbox stores and serves."""
-
-    message_id: str | None = None
-    in_reply_to: str | None = None
-    references: list[str] = field(default_factory=list)
-    subject: str = ""
-    from_address: str = ""
-    from_name: str | None = None
-    to_addresses: list[str] = field(default_factory=list)
-    cc_addresses: list[str] = field(default_factory=list)
-    reply_to: list[str] = field(default_factory=list)
-    date: datetime | None = None
-    body_text: str | None = None
-    body_html: str | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
+from mailbot_sandbox.mail.message import Attachment, ParsedMail
 
 _PARSER = BytesParser(policy=email_policy.compat32)
 # Re-serializes enclosed message/rfc822 parts: wire line endings, no refolding.
@@ -74,18 +42,8 @@ _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/]*=*")
-_SPACES = re.compile(r"\s+")
 _REAL_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
-_THREAD_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
-_REPLY_PREFIX = re.compile(r"^\s*re\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
 _EXTENSIONS = {"message/rfc822": ".eml", "text/plain": ".txt", "application/octet-stream": ".bin"}
-_TAG_START = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)|<[!?/]")
-_RAW_TEXT_TAGS = {"script", "style", "title", "template"}
-# Tags that separate words; inline ones (<b>W</b>orld) must not split them.
-_BREAK_TAG = re.compile(
-    r"address|article|aside|blockquote|br|d[dlt]|div|fig\w*|footer|form|h[1-6r]|header|img|li"
-    r"|main|nav|ol|option|p|pre|section|t[dhr]|table|ul"
-)
 
 
 @lru_cache(maxsize=256)
@@ -411,63 +369,3 @@ def parse_message(raw: bytes) -> ParsedMail:
     with contextlib.suppress(Exception):
         _walk(msg, mail, 0)
     return mail
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML document, for search indexing; never raises.
-
-    :param html: an HTML document or fragment, however broken.
-    :returns: its text with entities unescaped, script/style dropped, whitespace collapsed.
-    """
-    # A hand-rolled scan, not html.parser: that one is quadratic on unclosed tags ("<a " *
-    # 8000 takes 15 s). Here every find() starts past the last one, so the work is linear.
-    out: list[str] = []
-    pos, end = 0, len(html)
-    while pos < end:
-        lt = html.find("<", pos)
-        if lt < 0:
-            out.append(html[pos:])
-            break
-        out.append(html[pos:lt])
-        if html.startswith("<!--", lt):
-            close = html.find("-->", lt + 4)
-            pos = end if close < 0 else close + 3
-            continue
-        tag = _TAG_START.match(html, lt)
-        if tag is None:  # "a < b" is text
-            out.append("<")
-            pos = lt + 1
-            continue
-        gt = html.find(">", tag.end())
-        if gt < 0:  # an unclosed tag swallows the rest, as in browsers
-            break
-        pos = gt + 1
-        name = (tag.group(2) or "").lower()  # None for <!DOCTYPE>, <?xml?>, </ >
-        if name in _RAW_TEXT_TAGS and not tag.group(1):
-            skip = re.compile(rf"</{re.escape(name)}\s*>", re.IGNORECASE).search(html, pos)
-            pos = end if skip is None else skip.end()
-        elif _BREAK_TAG.fullmatch(name):
-            out.append(" ")  # "<p>a</p><p>b</p>" must not index as "ab"
-    return _SPACES.sub(" ", unescape("".join(out))).strip()
-
-
-def normalize_subject(subject: str) -> str:
-    """The threading key of a subject.
-
-    :param subject: a decoded subject line.
-    :returns: it without leading Re:/Fwd:/Fw:/Aw: prefixes, whitespace collapsed, casefolded.
-    """
-    while match := _THREAD_PREFIX.match(subject):
-        subject = subject[match.end() :]
-    return _SPACES.sub(" ", subject).strip().casefold()
-
-
-def reply_subject(subject: str) -> str:
-    """The subject of a reply.
-
-    :param subject: the subject replied to.
-    :returns: it with exactly one leading ``Re: `` (other prefixes such as Fwd: are kept).
-    """
-    while match := _REPLY_PREFIX.match(subject):
-        subject = subject[match.end() :]
-    return "Re: " + subject.strip()

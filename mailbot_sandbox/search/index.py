@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from mailbot_sandbox.mail.parse import html_to_text
+from mailbot_sandbox.mail.text import html_to_text
 from mailbot_sandbox.store import Store
 
 BATCH = 200  # rows per transaction: writers wait at most one batch
