@@ -1,12 +1,17 @@
 """One exception family for everything the sandbox refuses.
 
-Each :class:`ApiError` carries the HTTP ``status`` and the machine ``code`` of the contract's
-error table; the app's single error handler turns it into ``{"error": {...}}``.
+Each :class:`ApiError` carries a machine ``code`` and a message, and says nothing about a
+protocol: the API maps an error to its HTTP status (``api/errors.py``). A :class:`Refused`
+carries the :mod:`~mailbot_sandbox.core.policy` reason a rule gave, which the API and the
+SMTP handler each put in their own terms.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailbot_sandbox.core.policy import Reason
 
 
 class SandboxError(Exception):
@@ -17,21 +22,9 @@ class ConfigError(SandboxError):
     """A start-up setting is wrong; the message names it."""
 
 
-class AmbiguousAddress(SandboxError):
-    """Several accounts hold inboxes at one custom-domain address and nothing says which."""
-
-    def __init__(self, address: str, holders: int) -> None:
-        super().__init__(
-            f"<{address}> is held by {holders} sandbox accounts; send from an inbox of the "
-            "intended account (API or SMTP AUTH) or use a shared-domain address"
-        )
-        self.address = address
-
-
 class ApiError(SandboxError):
     """An error with a place in the API's error envelope."""
 
-    status = 400
     code = "invalid_request"
 
     def __init__(
@@ -40,18 +33,15 @@ class ApiError(SandboxError):
         *,
         code: str | None = None,
         details: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.details = details
-        self.headers = headers or {}
 
 
 class InvalidRequest(ApiError):
-    status = 400
     code = "invalid_request"
 
     def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
@@ -60,56 +50,39 @@ class InvalidRequest(ApiError):
 
 
 class Unauthorized(ApiError):
-    status = 401
     code = "unauthorized"
 
 
-class Forbidden(ApiError):
-    """403; ``code`` is ``permission_denied``, ``inbox_disabled`` or ``inbox_suspended``."""
-
-    status = 403
-    code = "permission_denied"
-
-
 class NotFound(ApiError):
-    status = 404
     code = "not_found"
 
 
-class MethodNotAllowed(ApiError):
-    status = 405
-    code = "method_not_allowed"
-
-
 class WaitTimeout(ApiError):
-    status = 408
     code = "wait_timeout"
 
 
 class Conflict(ApiError):
-    status = 409
     code = "conflict"
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
-    code = "payload_too_large"
-
-
-class ComplianceBlocked(ApiError):
-    """422; ``code`` is ``domain_not_verified`` or ``compliance_blocked``."""
-
-    status = 422
-    code = "compliance_blocked"
-
-
 class RateLimited(ApiError):
-    """429 with a ``Retry-After`` header."""
+    """Too many requests; ``retry_after`` is in seconds (at least 1)."""
 
-    status = 429
     code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
-        headers = {"Retry-After": str(max(1, int(retry_after)))}
-        super().__init__(message, headers=headers, **kwargs)
+        super().__init__(message, **kwargs)
         self.retry_after = max(1, int(retry_after))
+
+
+class Refused(ApiError):
+    """A rule of :mod:`~mailbot_sandbox.core.policy` said no; ``reason`` says which and why.
+
+    Raise it through :func:`mailbot_sandbox.core.policy.refusal`, which words the message.
+    """
+
+    code = "refused"
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

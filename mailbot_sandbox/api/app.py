@@ -6,37 +6,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from mailbot_sandbox.api.errors import HTTP_CODES, error_response, http_error
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import ApiError
 
 log = logging.getLogger("mailbot_sandbox")
-
-_HTTP_CODES = {
-    400: "invalid_request",
-    401: "unauthorized",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    408: "wait_timeout",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "invalid_request",
-    429: "rate_limited",
-}
-
-
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
-    """The one error body: ``{"error": {"code", "message", "details"?}}``."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    response = jsonify({"error": error})
-    response.status_code = status
-    return response
 
 
 def create_app(
@@ -61,9 +39,7 @@ def create_app(
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
-        response.headers.update(exc.headers)
-        return response
+        return http_error(exc).response()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -73,7 +49,7 @@ def create_app(
             405: "method not allowed on this route",
             413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
         }.get(status, exc.description or exc.name)
-        response = error_response(status, _HTTP_CODES.get(status, "error"), message)
+        response = error_response(status, HTTP_CODES.get(status, "error"), message)
         for name, value in exc.get_headers():
             if name.lower() == "allow":
                 response.headers[name] = value

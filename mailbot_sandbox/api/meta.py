@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, jsonify
 
 from mailbot_sandbox import __version__, metrics
+from mailbot_sandbox.api.errors import error_response
 from mailbot_sandbox.core.services import Services
 
 bp = Blueprint("meta", __name__)
@@ -25,8 +26,6 @@ def ready() -> Response:
 
     503 with the error envelope (``not_ready``, the failing checks in ``details``) otherwise.
     """
-    from mailbot_sandbox.api.app import error_response
-
     services: Services = current_app.extensions["mailbot"]
     checks = {"database": "ok"}
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from mailbot_sandbox import metrics
@@ -19,13 +20,17 @@ from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
 from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.core.messages import Messages
-from mailbot_sandbox.errors import (
-    AmbiguousAddress,
-    Forbidden,
-    InvalidRequest,
-    PayloadTooLarge,
-    RateLimited,
+from mailbot_sandbox.core.policy import (
+    NoRecipientLeft,
+    Reason,
+    may_deliver_to,
+    may_receive,
+    may_send,
+    refusal,
+    within_daily_limit,
+    within_size,
 )
+from mailbot_sandbox.errors import InvalidRequest, Refused
 from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.mail.compose import build_message, new_message_id
 from mailbot_sandbox.mail.message import ParsedMail
@@ -63,26 +68,25 @@ SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "compla
 _STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
 
 
-def refusal_of(inbox: dict[str, Any] | None, address: str) -> str | None:
-    """Why ``inbox`` cannot take mail, as an SMTP reply, or None when it can."""
-    if inbox is None:
-        return f"550 5.1.1 <{address}>: no such inbox in this sandbox"
-    if inbox["status"] != "active":
-        return f"550 5.2.1 <{address}>: inbox is {inbox['status']}"
-    if "receive" not in inbox["permissions"]:
-        return f"550 5.7.1 <{address}>: inbox may not receive mail (no 'receive' permission)"
-    return None
+@dataclass(frozen=True)
+class Received:
+    """Mail taken in: one stored copy per recipient inbox."""
+
+    message_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Mail sent from an inbox: the sender's stored copy."""
+
+    message_id: str
 
 
 def check_can_send(inbox: dict[str, Any]) -> None:
-    """Raise :class:`Forbidden` unless the inbox is active and holds ``send``."""
-    if inbox["status"] != "active":
-        raise Forbidden(
-            f"inbox {inbox['address']} is {inbox['status']} and cannot send",
-            code=f"inbox_{inbox['status']}",
-        )
-    if "send" not in inbox["permissions"]:
-        raise Forbidden(f"inbox {inbox['address']} may not send (no 'send' permission)")
+    """Raise :class:`~mailbot_sandbox.errors.Refused` unless the inbox may send now."""
+    reason = may_send(inbox)
+    if reason is not None:
+        raise refusal(reason)
 
 
 class Delivery:
@@ -97,12 +101,12 @@ class Delivery:
         self._simulator_domain = f"simulator.{config.shared_domain}"
 
     # -- SMTP --------------------------------------------------------------------------------------
-    def refuse_recipient(self, address: str) -> str | None:
-        """The SMTP refusal for ``address``, or None when an inbox there takes mail."""
+    def refuse_recipient(self, address: str) -> Reason | None:
+        """Why mail to ``address`` is refused, or None when an inbox there takes mail."""
         try:
-            return refusal_of(self._inboxes.find_by_address(address), address)
-        except AmbiguousAddress as exc:
-            return f"550 5.1.1 {exc}"
+            return may_deliver_to(self._inboxes.find_by_address(address), address)
+        except Refused as exc:
+            return exc.reason
 
     def smtp_targets(self, recipients: list[str]) -> list[dict[str, Any]]:
         """The inboxes that take mail for these recipients now (one per address accepted at
@@ -111,9 +115,9 @@ class Delivery:
         for address in recipients:
             try:
                 inbox = self._inboxes.find_by_address(address)
-            except AmbiguousAddress:
+            except Refused:
                 continue
-            if inbox is not None and not refusal_of(inbox, address):
+            if inbox is not None and may_receive(inbox, address) is None:
                 targets.append(inbox)  # else changed since RCPT; the others still get it
         return targets
 
@@ -124,8 +128,9 @@ class Delivery:
         raw: bytes,
         content: ParsedMail | None = None,
         targets: list[dict[str, Any]] | None = None,
-    ) -> str:
-        """Store a received message once per recipient inbox; the SMTP reply to give.
+    ) -> Received | NoRecipientLeft:
+        """Store a received message once per recipient inbox; the stored copies, or why none
+        was stored.
 
         ``content`` (``parse_message(raw)``) and ``targets`` (:meth:`smtp_targets`) are
         given when the caller worked them out already: outside the write transaction, where
@@ -142,10 +147,10 @@ class Delivery:
                 for inbox in targets:
                     stored.append(self._inbound_copy(db.conn, inbox, content, raw_id, len(raw)))
         if not stored:
-            return "550 5.1.1 no recipient of this message takes mail any more"
+            return NoRecipientLeft()
         self._messages.published([row["inbox_id"] for row in stored])
         metrics.count_each("messages_received", [row["inbox_id"] for row in stored])
-        return f"250 2.0.0 OK stored as {', '.join(row['id'] for row in stored)}"
+        return Received(tuple(row["id"] for row in stored))
 
     def submit_smtp(
         self,
@@ -154,11 +159,13 @@ class Delivery:
         recipients: list[str],
         raw: bytes,
         content: ParsedMail | None = None,
-    ) -> str:
+    ) -> Sent | Reason:
         """Send ``raw`` from an inbox whose address and key authenticated the SMTP session
-        (``content``: as for :meth:`receive_smtp`)."""
-        if len(raw) > self._config.max_message_size:
-            return f"552 5.3.4 message exceeds {self._config.max_message_size} bytes"
+        (``content``: as for :meth:`receive_smtp`); the sender's copy, or why nothing was
+        sent."""
+        too_large = within_size(len(raw), self._config.max_message_size)
+        if too_large is not None:
+            return too_large
         content = content or parse_message(raw)
         inbox = self._inboxes.row(account, inbox_id)
         content.from_address = content.from_address or inbox["address"]
@@ -166,12 +173,9 @@ class Delivery:
         bcc = [a for a in recipients if a.lower() not in in_headers]
         try:
             row = self._dispatch(account, inbox_id, content, raw, recipients, bcc=bcc)
-        except RateLimited as exc:
-            return f"451 4.7.1 {exc.message}"
-        except Forbidden as exc:
-            code = "5.2.1" if exc.code.startswith("inbox_") else "5.7.1"
-            return f"550 {code} {exc.message}"
-        return f"250 2.0.0 OK sent as {row['id']}"
+        except Refused as exc:
+            return exc.reason
+        return Sent(row["id"])
 
     # -- API ---------------------------------------------------------------------------------------
     def send(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -228,18 +232,9 @@ class Delivery:
         )
         inbox = self._inboxes.row(account, inbox_id)
         raw = self._injected_bytes(inbox, body)
-        refusal = refusal_of(inbox, inbox["address"])
-        if refusal:
-            raise Forbidden(
-                f"inbox {inbox['address']} does not take mail: {refusal[10:]}",
-                code="permission_denied"
-                if inbox["status"] == "active"
-                else f"inbox_{inbox['status']}",
-            )
-        if len(raw) > self._config.max_message_size:
-            raise PayloadTooLarge(
-                f"message is {len(raw)} bytes; the limit is {self._config.max_message_size}"
-            )
+        reason = may_receive(inbox) or within_size(len(raw), self._config.max_message_size)
+        if reason is not None:
+            raise refusal(reason, injected=True)
         content = parse_message(raw)
         with self._store.write() as db:
             row = self._messages.insert(
@@ -319,10 +314,9 @@ class Delivery:
             headers=headers,
             attachments=attachments,
         )
-        if len(raw) > self._config.max_message_size:
-            raise PayloadTooLarge(
-                f"message is {len(raw)} bytes; the limit is {self._config.max_message_size}"
-            )
+        too_large = within_size(len(raw), self._config.max_message_size)
+        if too_large is not None:
+            raise refusal(too_large)
         content = ParsedMail(
             from_address=inbox["address"],
             from_name=inbox["display_name"],
@@ -456,11 +450,11 @@ class Delivery:
             return SIMULATED.get(local, "bounced")
         try:
             inbox = self._inboxes.find_by_address(address, account_id=sender_account_id)
-        except AmbiguousAddress:
+        except Refused:
             return "bounced"
         if inbox is None:
             return "bounced" if domain == self._config.shared_domain else "external"
-        if refusal_of(inbox, address):
+        if may_receive(inbox, address) is not None:
             return "bounced"
         self._inbound_copy(conn, inbox, content, raw_id, size)
         touched.append(inbox["id"])
@@ -474,14 +468,9 @@ class Delivery:
         found = conn.execute(
             "SELECT count FROM send_counts WHERE inbox_id = ? AND day = ?", [inbox["id"], day]
         ).fetchone()
-        if found and found[0] >= inbox["daily_send_limit"]:
-            raise RateLimited(
-                f"inbox {inbox['address']} reached its daily send limit of "
-                f"{inbox['daily_send_limit']}; it resets at 00:00 UTC",
-                code="daily_send_limit_exceeded",
-                retry_after=seconds_to_midnight(now),
-                details={"daily_send_limit": inbox["daily_send_limit"], "sends_today": found[0]},
-            )
+        over = within_daily_limit(inbox, found[0] if found else 0, seconds_to_midnight(now))
+        if over is not None:
+            raise refusal(over)
         conn.execute(
             "INSERT INTO send_counts (inbox_id, day, count) VALUES (?, ?, 1) "
             "ON CONFLICT (inbox_id, day) DO UPDATE SET count = count + 1",

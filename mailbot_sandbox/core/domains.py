@@ -13,7 +13,8 @@ from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
-from mailbot_sandbox.errors import ComplianceBlocked, Conflict, NotFound
+from mailbot_sandbox.core.policy import DomainNotVerified, refusal
+from mailbot_sandbox.errors import Conflict, NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store
 
@@ -181,7 +182,8 @@ class Domains:
         """Allow an inbox on ``domain`` under the domain policy, registering it in auto mode.
 
         Raises:
-            ComplianceBlocked: strict policy and the domain is not verified in this account.
+            Refused: :class:`~mailbot_sandbox.core.policy.DomainNotVerified`, strict policy and
+                the domain is not verified in this account.
         """
         if domain == self._config.shared_domain:
             return
@@ -193,12 +195,7 @@ class Domains:
                     self._insert(account, domain, verified=True)
             return
         if row is None or row["status"] != "verified":
-            raise ComplianceBlocked(
-                f"domain {domain} is not verified in this account: register it with "
-                "POST /v1/domains, publish its DNS records and call verify",
-                code="domain_not_verified",
-                details={"domain": domain},
-            )
+            raise refusal(DomainNotVerified(domain))
 
     def verify(self, account: Account, domain_id: str) -> tuple[dict[str, Any], dict[str, bool]]:
         """Check the domain's records; returns the updated row and each purpose's result."""

@@ -10,7 +10,8 @@ from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, utc_day
 from mailbot_sandbox.core.domains import Domains
-from mailbot_sandbox.errors import AmbiguousAddress, Conflict, InvalidRequest, NotFound
+from mailbot_sandbox.core.policy import AmbiguousRecipient, refusal
+from mailbot_sandbox.errors import Conflict, InvalidRequest, NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store
 
@@ -61,7 +62,8 @@ class Inboxes:
         the single holder is.
 
         Raises:
-            AmbiguousAddress: several other accounts hold the address.
+            Refused: :class:`~mailbot_sandbox.core.policy.AmbiguousRecipient`, several other
+                accounts hold the address.
         """
         rows = self._store.committed_rows(
             "SELECT * FROM inboxes WHERE address = ? LIMIT 50", [address.strip().lower()]
@@ -70,7 +72,7 @@ class Inboxes:
         if preferred:
             return decode(preferred[0])
         if len(rows) > 1:
-            raise AmbiguousAddress(address, len(rows))
+            raise refusal(AmbiguousRecipient(address, len(rows)))
         return decode(rows[0]) if rows else None
 
     def list_page(
@@ -132,7 +134,7 @@ class Inboxes:
         Raises:
             InvalidRequest: a field is missing, unknown or out of range.
             Conflict: the address is taken.
-            ComplianceBlocked: strict domain policy and the domain is not verified.
+            Refused: strict domain policy and the domain is not verified.
         """
         validation.check_fields(body, CREATE_FIELDS, required=("username",))
         username = validation.username(body["username"])

@@ -12,8 +12,9 @@ from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.core.notify import Notifier
+from mailbot_sandbox.core.policy import may_search, refusal
 from mailbot_sandbox.core.threads import Threads
-from mailbot_sandbox.errors import Forbidden, InvalidRequest, NotFound, WaitTimeout
+from mailbot_sandbox.errors import InvalidRequest, NotFound, WaitTimeout
 from mailbot_sandbox.ids import format_time, new_id, parse_time
 from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.search.index import SearchIndex
@@ -274,8 +275,9 @@ class Messages:
     ) -> tuple[list[dict[str, Any]], int]:
         """Messages of one inbox matching ``query``; needs the inbox's ``search`` permission."""
         inbox = self._inboxes.row(account, inbox_id)
-        if "search" not in inbox["permissions"]:
-            raise Forbidden(f"inbox {inbox['address']} may not search (no 'search' permission)")
+        denied = may_search(inbox)
+        if denied is not None:
+            raise refusal(denied)
         compiled = compile_query(query)
         self._index.catch_up()  # so that mail stored a moment ago is found
         where, params = ["m.inbox_id = ?"], [inbox_id]

@@ -10,10 +10,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
-from mailbot_sandbox.core.delivery import check_can_send
+from mailbot_sandbox.core.policy import may_send
 from mailbot_sandbox.core.services import Services
-from mailbot_sandbox.errors import ApiError, Forbidden
+from mailbot_sandbox.errors import ApiError, Refused
 from mailbot_sandbox.mail.parse import parse_message
+from mailbot_sandbox.smtp import replies
 from mailbot_sandbox.smtp.writer import InFlight, LoopWriter
 
 T = TypeVar("T")
@@ -61,7 +62,10 @@ class MailHandler:
             account = self.services.accounts.for_key(key)
         except ApiError:
             return invalid
-        inbox = self.services.inboxes.find_by_address(address, account_id=account.id)
+        try:
+            inbox = self.services.inboxes.find_by_address(address, account_id=account.id)
+        except Refused:  # held by several other accounts, so not by this one
+            return invalid
         if inbox is None or inbox["account_id"] != account.id:
             return invalid
         return AuthResult(success=True, auth_data=Submitter(account, inbox["id"], address))
@@ -76,14 +80,12 @@ class MailHandler:
     ) -> str:
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
-            try:
-                check_can_send(self.services.inboxes.row(submitter.account, submitter.inbox_id))
-            except Forbidden as exc:
-                code = "5.2.1" if exc.code.startswith("inbox_") else "5.7.1"
-                return f"550 {code} {exc.message}"
+            reason = may_send(self.services.inboxes.row(submitter.account, submitter.inbox_id))
+            if reason is not None:
+                return replies.refusal(reason)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
-        return "250 2.1.0 OK"
+        return replies.SENDER_OK
 
     async def handle_RCPT(
         self,
@@ -99,12 +101,12 @@ class MailHandler:
             except ApiError:
                 return f"553 5.1.3 <{address}>: not a valid address"
         else:
-            refusal = self.services.delivery.refuse_recipient(address)  # one indexed read
-            if refusal:
-                return refusal
+            reason = self.services.delivery.refuse_recipient(address)  # one indexed read
+            if reason is not None:
+                return replies.refusal(reason)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        return "250 2.1.5 OK"
+        return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.in_flight.add(1)
@@ -119,7 +121,7 @@ class MailHandler:
         content = parse_message(raw)
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
-            return await self._stored(
+            sent = await self._stored(
                 self.services.delivery.submit_smtp,
                 submitter.account,
                 submitter.inbox_id,
@@ -127,8 +129,9 @@ class MailHandler:
                 raw,
                 content,
             )
+            return replies.reply(sent)
         recipients = list(envelope.rcpt_tos)
-        return await self._stored(
+        received = await self._stored(
             self.services.delivery.receive_smtp,
             envelope.mail_from or "",
             recipients,
@@ -136,3 +139,4 @@ class MailHandler:
             content,
             self.services.delivery.smtp_targets(recipients),
         )
+        return replies.reply(received)

@@ -1,0 +1,197 @@
+"""Every rule about an inbox, decided here and answered as a reason.
+
+A rule says *why* something may not happen (:class:`PermissionDenied`, :class:`InboxInactive`,
+:class:`DailyLimit`, ...) and nothing about how a protocol says it: the API maps a reason to a
+status and an error code (``api/errors.py``), the SMTP handler to a reply
+(``smtp/replies.py``). The sentence a person reads comes from :func:`describe`, the one place
+where a reason is put into words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mailbot_sandbox.errors import Refused
+
+Permission = Literal["send", "receive", "search"]
+Action = Literal["send", "receive"]
+
+
+@dataclass(frozen=True)
+class PermissionDenied:
+    """The inbox lacks ``permission``."""
+
+    address: str
+    permission: Permission
+
+
+@dataclass(frozen=True)
+class InboxInactive:
+    """The inbox is ``disabled`` or ``suspended``, so it may not ``action`` mail."""
+
+    address: str
+    status: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class DailyLimit:
+    """The inbox sent ``sends_today`` of its ``limit`` today; the count resets in
+    ``retry_after`` seconds (the next UTC midnight of the sandbox clock)."""
+
+    address: str
+    limit: int
+    sends_today: int
+    retry_after: int
+
+
+@dataclass(frozen=True)
+class UnknownRecipient:
+    """No sandbox inbox has this address."""
+
+    address: str
+
+
+@dataclass(frozen=True)
+class AmbiguousRecipient:
+    """Inboxes of several accounts share this custom-domain address and nothing says which."""
+
+    address: str
+    holders: int
+
+
+@dataclass(frozen=True)
+class NoRecipientLeft:
+    """Every recipient accepted earlier stopped taking mail before the message was stored."""
+
+
+@dataclass(frozen=True)
+class TooLarge:
+    """The message is ``size`` bytes, over the ``limit``."""
+
+    size: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class DomainNotVerified:
+    """Strict domain policy: the inbox's custom domain is not verified in its account."""
+
+    domain: str
+
+
+Reason = (
+    PermissionDenied
+    | InboxInactive
+    | DailyLimit
+    | UnknownRecipient
+    | AmbiguousRecipient
+    | NoRecipientLeft
+    | TooLarge
+    | DomainNotVerified
+)
+
+
+# -- the rules -------------------------------------------------------------------------------------
+def may_send(inbox: Mapping[str, Any]) -> InboxInactive | PermissionDenied | None:
+    """Why ``inbox`` may not send now (API send or reply, SMTP submission), or None."""
+    if inbox["status"] != "active":
+        return InboxInactive(inbox["address"], inbox["status"], "send")
+    if "send" not in inbox["permissions"]:
+        return PermissionDenied(inbox["address"], "send")
+    return None
+
+
+def may_receive(
+    inbox: Mapping[str, Any], address: str | None = None
+) -> InboxInactive | PermissionDenied | None:
+    """Why ``inbox`` may not take mail now, or None; ``address`` is how the mail named it
+    (the envelope recipient as written), the inbox's own address by default."""
+    address = inbox["address"] if address is None else address
+    if inbox["status"] != "active":
+        return InboxInactive(address, inbox["status"], "receive")
+    if "receive" not in inbox["permissions"]:
+        return PermissionDenied(address, "receive")
+    return None
+
+
+def may_search(inbox: Mapping[str, Any]) -> PermissionDenied | None:
+    """Why ``inbox`` may not search its messages, or None. A disabled or suspended inbox
+    keeps its mail readable, so status does not matter here."""
+    if "search" not in inbox["permissions"]:
+        return PermissionDenied(inbox["address"], "search")
+    return None
+
+
+def may_deliver_to(
+    inbox: Mapping[str, Any] | None, address: str
+) -> UnknownRecipient | InboxInactive | PermissionDenied | None:
+    """Why mail to ``address`` (found as ``inbox``, None when no inbox has it) is refused."""
+    if inbox is None:
+        return UnknownRecipient(address)
+    return may_receive(inbox, address)
+
+
+def within_daily_limit(
+    inbox: Mapping[str, Any], sends_today: int, retry_after: int
+) -> DailyLimit | None:
+    """Why one more send today is refused (``sends_today`` already counted), or None."""
+    if sends_today >= inbox["daily_send_limit"]:
+        return DailyLimit(inbox["address"], inbox["daily_send_limit"], sends_today, retry_after)
+    return None
+
+
+def within_size(size: int, limit: int) -> TooLarge | None:
+    """Why a message of ``size`` bytes is refused under ``limit``, or None."""
+    return TooLarge(size, limit) if size > limit else None
+
+
+# -- words ---------------------------------------------------------------------------------------
+def describe(reason: Reason) -> str:
+    """The sentence a person reads for ``reason``, the same over HTTP and SMTP."""
+    match reason:
+        case PermissionDenied(address, "receive"):
+            return f"<{address}>: inbox may not receive mail (no 'receive' permission)"
+        case PermissionDenied(address, permission):
+            return f"inbox {address} may not {permission} (no '{permission}' permission)"
+        case InboxInactive(address, status, "receive"):
+            return f"<{address}>: inbox is {status}"
+        case InboxInactive(address, status, action):
+            return f"inbox {address} is {status} and cannot {action}"
+        case DailyLimit(address, limit):
+            return (
+                f"inbox {address} reached its daily send limit of {limit}; it resets at 00:00 UTC"
+            )
+        case UnknownRecipient(address):
+            return f"<{address}>: no such inbox in this sandbox"
+        case AmbiguousRecipient(address, holders):
+            return (
+                f"<{address}> is held by {holders} sandbox accounts; send from an inbox of the "
+                "intended account (API or SMTP AUTH) or use a shared-domain address"
+            )
+        case NoRecipientLeft():
+            return "no recipient of this message takes mail any more"
+        case TooLarge(size, limit):
+            return f"message is {size} bytes; the limit is {limit}"
+        case DomainNotVerified(domain):
+            return (
+                f"domain {domain} is not verified in this account: register it with "
+                "POST /v1/domains, publish its DNS records and call verify"
+            )
+    raise AssertionError(f"unknown reason {reason!r}")  # pragma: no cover
+
+
+def describe_injection(reason: Reason) -> str:
+    """The sentence for a control-plane injection that ``reason`` refused: the receiving
+    rule's own words, prefixed with the inbox they are about."""
+    if isinstance(reason, InboxInactive | PermissionDenied):
+        return f"inbox {reason.address} does not take mail: {describe(reason)}"
+    return describe(reason)
+
+
+def refusal(reason: Reason, *, injected: bool = False) -> Refused:
+    """The exception that carries ``reason`` out of the domain layer, worded by
+    :func:`describe` (:func:`describe_injection` when ``injected``)."""
+    return Refused(reason, describe_injection(reason) if injected else describe(reason))

@@ -1,0 +1,47 @@
+"""What the SMTP side answers for each outcome of the domain layer: the one table of reply
+codes for mail accepted or refused by a rule of :mod:`~mailbot_sandbox.core.policy`."""
+
+from __future__ import annotations
+
+from mailbot_sandbox.core.delivery import Received, Sent
+from mailbot_sandbox.core.policy import (
+    AmbiguousRecipient,
+    DailyLimit,
+    DomainNotVerified,
+    InboxInactive,
+    NoRecipientLeft,
+    PermissionDenied,
+    Reason,
+    TooLarge,
+    UnknownRecipient,
+    describe,
+)
+
+# Reply code and enhanced status code (RFC 3463) for each reason.
+CODES: dict[type[Reason], str] = {
+    UnknownRecipient: "550 5.1.1",  # bad destination mailbox address
+    AmbiguousRecipient: "550 5.1.1",
+    NoRecipientLeft: "550 5.1.1",
+    InboxInactive: "550 5.2.1",  # mailbox disabled, not accepting messages
+    PermissionDenied: "550 5.7.1",  # delivery not authorized
+    DomainNotVerified: "550 5.7.1",
+    DailyLimit: "451 4.7.1",  # temporary: the count resets at midnight
+    TooLarge: "552 5.3.4",  # message too big for system
+}
+
+RECIPIENT_OK = "250 2.1.5 OK"
+SENDER_OK = "250 2.1.0 OK"
+
+
+def refusal(reason: Reason) -> str:
+    """The SMTP reply that refuses with ``reason``."""
+    return f"{CODES[type(reason)]} {describe(reason)}"
+
+
+def reply(outcome: Received | Sent | Reason) -> str:
+    """The SMTP reply to a DATA: the stored message ids, or the refusal."""
+    if isinstance(outcome, Received):
+        return f"250 2.0.0 OK stored as {', '.join(outcome.message_ids)}"
+    if isinstance(outcome, Sent):
+        return f"250 2.0.0 OK sent as {outcome.message_id}"
+    return refusal(outcome)
