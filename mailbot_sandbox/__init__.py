@@ -1,4 +1,9 @@
-"""mailbot-sandbox: a local stand-in for the mailbot programmable-inbox API."""
+"""mailbot-sandbox: a local stand-in for the mailbot programmable-inbox API.
+
+The public API is what this module exports: :class:`Sandbox` (start and stop a sandbox in
+code), :class:`ConfigError` (a setting given to it is wrong) and :func:`html_to_text` (the
+visible text of an HTML body, as the sandbox indexes it). Everything else is internal.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from mailbot_sandbox.errors import ConfigError
+    from mailbot_sandbox.mail.text import html_to_text
     from mailbot_sandbox.sandbox import Sandbox
 
-__all__ = ["Sandbox", "__version__"]
+__all__ = ["ConfigError", "Sandbox", "__version__", "html_to_text"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,4 +25,12 @@ def __getattr__(name: str) -> Any:
         from mailbot_sandbox.sandbox import Sandbox
 
         return Sandbox
+    if name == "ConfigError":
+        from mailbot_sandbox.errors import ConfigError
+
+        return ConfigError
+    if name == "html_to_text":
+        from mailbot_sandbox.mail.text import html_to_text
+
+        return html_to_text
     raise AttributeError(name)

@@ -163,7 +163,7 @@ class Message:
         Raises:
             AssertionError: no code-like number is there.
         """
-        from mailbot_sandbox.mail.text import html_to_text
+        from mailbot_sandbox import html_to_text
 
         for source in (self.text, html_to_text(self.html), self.subject):
             found = find_code(source, length)
@@ -399,11 +399,8 @@ class Clock:
 
     @property
     def now(self) -> datetime:
-        from mailbot_sandbox.ids import parse_time
-
-        moment = parse_time(self._client.clock()["now"])
-        assert moment is not None
-        return moment
+        # The sandbox writes ISO-8601 UTC with a Z, which fromisoformat reads since 3.11.
+        return datetime.fromisoformat(self._client.clock()["now"])
 
     def advance(
         self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0

@@ -124,14 +124,34 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def mailbot_sandbox(pytestconfig: pytest.Config) -> Iterator[MailbotSandbox]:
+def mailbot_sandbox_settings(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Settings of the in-process sandbox, as keywords of ``mailbot_sandbox.Sandbox``.
+
+    Override this fixture (session scope) in your ``conftest.py`` to run the sandbox the way
+    your app needs it, e.g. ``{"shared_domain": "dev.test", "max_message_size": 1_000_000}``.
+    Useful keys: ``shared_domain``, ``domain_policy`` (``"auto"`` or ``"strict"``),
+    ``max_message_size`` (bytes), ``api_keys`` (only these keys are accepted; the session then
+    uses the first unless ``--mailbot-api-key`` names another), ``dns_server``. A bad value
+    fails the session with an error naming the setting. Not used with ``--mailbot-url``: an
+    external sandbox has the settings it was started with.
+
+    The default reads the ``mailbot_shared_domain`` ini setting.
+    """
+    return {"shared_domain": pytestconfig.getini("mailbot_shared_domain")}
+
+
+@pytest.fixture(scope="session")
+def mailbot_sandbox(
+    pytestconfig: pytest.Config, mailbot_sandbox_settings: dict[str, Any]
+) -> Iterator[MailbotSandbox]:
     """The sandbox for this session (one per xdist worker): started in-process on ports the
-    OS picks, or the one given by ``--mailbot-url``. Holds a fresh API key, so this session
-    is an account of its own: nothing another session or worker does is visible to it."""
-    key = pytestconfig.getoption("--mailbot-api-key") or f"mb_pytest_{uuid.uuid4().hex}"
+    OS picks, with ``mailbot_sandbox_settings``, or the one given by ``--mailbot-url``. Holds
+    a fresh API key, so this session is an account of its own: nothing another session or
+    worker does is visible to it."""
     timeout = float(pytestconfig.getini("mailbot_wait_timeout"))
     external = _external(pytestconfig)
     if external is not None:
+        key = pytestconfig.getoption("--mailbot-api-key") or _fresh_key()
         base, smtp_host, smtp_port = external
         handle = MailbotSandbox(base, smtp_host, smtp_port, key, True, timeout)
         yield handle
@@ -139,12 +159,21 @@ def mailbot_sandbox(pytestconfig: pytest.Config) -> Iterator[MailbotSandbox]:
         return
     from mailbot_sandbox import Sandbox
 
-    with Sandbox(shared_domain=pytestconfig.getini("mailbot_shared_domain")) as sandbox:
+    # With configured keys only those are accepted, so a fresh key would be refused.
+    configured = list(mailbot_sandbox_settings.get("api_keys") or ())
+    key = pytestconfig.getoption("--mailbot-api-key") or (
+        configured[0] if configured else _fresh_key()
+    )
+    with Sandbox(**mailbot_sandbox_settings) as sandbox:
         handle = MailbotSandbox(
             sandbox.base_url, sandbox.smtp_host, sandbox.smtp_port, key, False, timeout
         )
         yield handle
         handle.close()
+
+
+def _fresh_key() -> str:
+    return f"mb_pytest_{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="session")
@@ -173,8 +202,9 @@ def mailbot_inbox(
     request: pytest.FixtureRequest, mailbot: MailbotClient, mailbot_sandbox: MailbotSandbox
 ) -> Iterator[Callable[..., Inbox]]:
     """Make fresh inboxes: ``mailbot_inbox(permissions=["receive"])``. Each gets a unique,
-    readable address unless ``username`` is given. They are disabled after the test; when
-    the test fails they are kept and named in the report so you can look at their mail.
+    readable address unless ``username`` is given. They are erased, mail and all, after the
+    test; when the test fails they are kept and named in the report so you can look at their
+    mail.
 
     Keywords: ``username``, ``domain``, ``display_name``, ``permissions``,
     ``daily_send_limit``, ``labels``.

@@ -266,6 +266,56 @@ def test_ini_settings_apply(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+def test_a_users_conftest_overrides_the_sandbox_settings(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def mailbot_sandbox_settings():
+            return {
+                "shared_domain": "qa.example",
+                "max_message_size": 2048,
+                "api_keys": ["mb_ci_only"],
+            }
+    """
+    )
+    pytester.makepyfile(
+        test_inner_settings="""
+        import pytest
+        from pytest_mailbot.client import MailbotApiError
+
+        def test_settings_reach_the_sandbox(mailbot, mailbot_sandbox, inbox):
+            assert mailbot_sandbox.api_key == "mb_ci_only"
+            assert inbox.address.endswith("@qa.example")
+            with pytest.raises(MailbotApiError) as caught:
+                mailbot.send(inbox.id, to=[inbox.address], subject="big", body_text="x" * 4096)
+            assert caught.value.status == 413
+            assert caught.value.code == "payload_too_large"
+            assert "2048" in caught.value.message
+            mailbot.send(inbox.id, to=[inbox.address], subject="small", body_text="x" * 100)
+    """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_setting_in_the_override_names_it(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def mailbot_sandbox_settings():
+            return {"domain_policy": "lenient"}
+    """
+    )
+    pytester.makepyfile(test_inner_bad="def test_any(inbox):\n    pass\n")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ConfigError: domain policy must be one of auto, strict*"])
+
+
 def test_against_a_separately_started_serve_process(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
