@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mailbot_sandbox import __version__
 from mailbot_sandbox.config import DOMAIN_POLICIES, LOG_FORMATS, LOG_LEVELS, load_config
 from mailbot_sandbox.errors import ConfigError, SandboxError
+from mailbot_sandbox.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
     from mailbot_sandbox.core.services import Services
@@ -154,42 +152,8 @@ def _data_commands(commands: Any) -> None:
     imports.add_argument("sources", metavar="SOURCE", nargs="+", type=Path)
 
 
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, and any ``extra`` fields."""
-
-    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for name, value in vars(record).items():
-            if name not in self._STANDARD and not name.startswith("_"):
-                entry[name] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def configure_logging(level: str, fmt: str = "text") -> None:
-    """Send the sandbox's logs to stderr at ``level`` in ``fmt`` (``text`` or ``json``)."""
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonLogFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    # aiosmtpd logs every SMTP command at info; that is debugging detail here.
-    logging.getLogger("mail.log").setLevel("DEBUG" if level == "debug" else "WARNING")
-
-
 def _serve(options: dict[str, Any]) -> int:
-    from mailbot_sandbox.runtime.workers import Supervisor, worker_count
+    from mailbot_sandbox.runtime.processes.supervisor import Supervisor, worker_count
     from mailbot_sandbox.sandbox import Sandbox
 
     config = load_config(options)

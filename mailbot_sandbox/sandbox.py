@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import signal
 import socket
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +13,11 @@ from mailbot_sandbox.api.app import create_app
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.runtime.httpserver import HttpServer
-from mailbot_sandbox.runtime.peers import Peers
+from mailbot_sandbox.runtime.processes.link import (
+    HTTP_CONNECTION,
+    SMTP_CONNECTION,
+    WorkerLink,
+)
 from mailbot_sandbox.runtime.retention import Retention
 from mailbot_sandbox.smtp.server import SmtpServer
 
@@ -26,17 +25,6 @@ log = logging.getLogger("mailbot_sandbox")
 
 # What a Sandbox built in code uses unless told otherwise: OS-chosen ports, a database in memory.
 IN_PROCESS_DEFAULTS = {"port": 0, "smtp_port": 0, "db": ":memory:"}
-
-
-@dataclass
-class WorkerLink:
-    """What makes a Sandbox one worker process of several: its number (0 is the primary,
-    which runs retention and other upkeep), the channel on which the supervisor hands it
-    accepted connections, and its link to the other workers."""
-
-    index: int
-    handoff: socket.socket
-    peers: Peers
 
 
 def _display_host(host: str) -> str:
@@ -98,8 +86,7 @@ class Sandbox(Addresses):
         if config is not None and settings:
             raise TypeError("pass either config or keyword settings, not both")
         self.config = config or load_config({**IN_PROCESS_DEFAULTS, **settings}, environ={})
-        self._worker = worker  # set when this is one process of several (see workers.py)
-        self._handoff: threading.Thread | None = None
+        self._worker = worker  # set when this is one process of several (runtime.processes)
         self.services: Services | None = None
         self._http: HttpServer | None = None
         self._smtp: SmtpServer | None = None
@@ -117,13 +104,18 @@ class Sandbox(Addresses):
             raise RuntimeError("sandbox already started")
         self._state = "starting"
         worker = self._worker
-        primary = worker is None or worker.index == 0
+        primary = worker is None or worker.primary
         self.services = Services(
-            self.config, peers=worker.peers if worker else None, primary=primary
+            self.config,
+            forward=worker.peers.wake_others if worker else None,
+            on_park=worker.peers.park if worker else None,
+            primary=primary,
         )
         try:
             app = create_app(self.config, services=self.services)
             app.extensions["mailbot.readiness"] = self._readiness
+            if worker is not None:  # a scrape of /metrics sums every worker's counters
+                app.extensions["mailbot.other_metrics"] = worker.peers.gather
             # A worker listens nowhere itself: its supervisor accepts and hands connections on.
             self._http = HttpServer(app, self.config.host, None if worker else self.config.port)
             self._http.start()
@@ -135,7 +127,13 @@ class Sandbox(Addresses):
                 self._retention = Retention(self.services.store, self.services.clock, self.config)
                 self._retention.start()
             if worker is not None:
-                self._start_worker(worker, self.services)
+                services = self.services
+
+                def on_wake(inbox_ids: list[str]) -> None:  # stored by another process
+                    services.notifier.publish(inbox_ids, forward=False)
+                    services.search_index.notify()
+
+                worker.start(self._adopt, on_wake, metrics.REGISTRY.snapshot)
         except BaseException:
             self.stop()
             raise
@@ -153,37 +151,14 @@ class Sandbox(Addresses):
         self._state = "running"
         return self
 
-    def _start_worker(self, worker: WorkerLink, services: Services) -> None:
-        def on_mail(inbox_ids: list[str]) -> None:  # stored by another process
-            services.notifier.publish(inbox_ids, forward=False)
-            services.search_index.notify()
-
-        worker.peers.start(on_mail, metrics.REGISTRY.snapshot)
-        self._handoff = threading.Thread(
-            target=self._take_connections, args=(worker,), name="mailbot-handoff", daemon=True
-        )
-        self._handoff.start()
-
-    def _take_connections(self, worker: WorkerLink) -> None:
-        """Serve what the supervisor hands over, until it closes the channel."""
-        while True:
-            try:
-                kind, fds, _, _ = socket.recv_fds(worker.handoff, 16, 1)
-            except OSError:
-                return  # closed by stop()
-            if not kind:
-                break  # the supervisor is gone
-            for fd in fds:
-                connection = socket.socket(fileno=fd)
-                if kind == b"s" and self._smtp is not None:
-                    self._smtp.adopt(connection)
-                elif kind == b"h" and self._http is not None:
-                    self._http.adopt(connection)
-                else:
-                    connection.close()
-        if self._state == "running":
-            log.warning("the supervisor went away; stopping")
-            os.kill(os.getpid(), signal.SIGTERM)
+    def _adopt(self, kind: bytes, connection: socket.socket) -> None:
+        """Serve a connection the supervisor accepted and handed to this worker."""
+        if kind == SMTP_CONNECTION and self._smtp is not None:
+            self._smtp.adopt(connection)
+        elif kind == HTTP_CONNECTION and self._http is not None:
+            self._http.adopt(connection)
+        else:
+            connection.close()
 
     def stop(self) -> None:
         """Stop SMTP first (no new mail), then HTTP, then close the store. Safe to repeat.
@@ -196,11 +171,7 @@ class Sandbox(Addresses):
         if was_running and self._worker is None:
             log.info("sandbox stopping")
         if self._worker is not None:
-            with contextlib.suppress(OSError):
-                self._worker.handoff.shutdown(socket.SHUT_RDWR)
-            if self._handoff is not None:
-                self._handoff.join(timeout=5)
-            self._worker.handoff.close()
+            self._worker.stop_handoff()
         if self._smtp is not None:
             self._smtp.stop()
             self._smtp = None
@@ -215,6 +186,8 @@ class Sandbox(Addresses):
         if self.services is not None:
             self.services.close()
             self.services = None
+        if self._worker is not None:
+            self._worker.close()
         self._state = "stopped"
         if was_running and self._worker is None:
             log.info("sandbox stopped")

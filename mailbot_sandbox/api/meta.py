@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -53,8 +54,10 @@ def prometheus_metrics() -> Response:
         ),
         "inboxes": ("Inboxes of every account", store.scalar("SELECT count(*) FROM inboxes")),
     }
-    peers = current_app.extensions["mailbot"].peers
-    others = peers.gather() if peers is not None else []
+    gather: Callable[[], list[dict[str, Any]]] | None = current_app.extensions.get(
+        "mailbot.other_metrics"
+    )
+    others = gather() if gather is not None else []
     return Response(metrics.REGISTRY.render(gauges, others), content_type=metrics.CONTENT_TYPE)
 
 

@@ -6,6 +6,8 @@ rule (a permission, a limit) is checked in exactly one spot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Accounts
 from mailbot_sandbox.core.clock import Clock
@@ -16,7 +18,6 @@ from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.outbox import Outbox
 from mailbot_sandbox.core.threads import Threads
-from mailbot_sandbox.runtime.peers import Peers
 from mailbot_sandbox.search.index import SearchIndex
 from mailbot_sandbox.store import Store
 
@@ -24,22 +25,29 @@ from mailbot_sandbox.store import Store
 class Services:
     """Builds the store and the services for one configuration.
 
-    One process of several on a database file (see :mod:`mailbot_sandbox.runtime.workers`) passes
-    ``peers``; only the ``primary`` one runs the background upkeep (WAL checkpoints, the
-    search indexer), which the others would only duplicate.
+    One process of several on a database file (see :mod:`mailbot_sandbox.runtime.processes`)
+    passes the notifier's hooks to the others: ``forward`` gets the inbox ids of every
+    wake-up published here, ``on_park`` +1/-1 as a wait starts and ends (see
+    :class:`~mailbot_sandbox.core.notify.Notifier`). Only the ``primary`` process runs the
+    background upkeep (WAL checkpoints, the search indexer), which the others would only
+    duplicate.
     """
 
-    def __init__(self, config: Config, *, peers: Peers | None = None, primary: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        forward: Callable[[list[str]], None] | None = None,
+        on_park: Callable[[int], None] | None = None,
+        primary: bool = True,
+    ) -> None:
         self.config = config
-        self.peers = peers
         self.store = Store(config.db, checkpoint=primary)
         self.clock = Clock(self.store)
         self.accounts = Accounts(self.store, config.api_keys)
         self.domains = Domains(self.store, self.clock, config)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
-        self.notifier = (
-            Notifier(forward=peers.mail, on_park=peers.park) if peers is not None else Notifier()
-        )
+        self.notifier = Notifier(forward=forward, on_park=on_park)
         self.threads = Threads(self.store)
         self.search_index = SearchIndex(self.store, background=primary)
         self.messages = Messages(
@@ -54,6 +62,4 @@ class Services:
 
     def close(self) -> None:
         self.search_index.close()
-        if self.peers is not None:
-            self.peers.close()
         self.store.close()

@@ -24,7 +24,7 @@ from mailbot_sandbox.store.schema import migrate
 
 try:
     import fcntl
-except ImportError:  # Windows: one process per database file (see workers.py)
+except ImportError:  # Windows: one process per database file (see runtime/processes)
     fcntl = None  # type: ignore[assignment]
 
 Params = Sequence[Any] | dict[str, Any]

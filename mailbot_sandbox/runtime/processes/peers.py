@@ -1,12 +1,12 @@
 """What the worker processes of one sandbox tell each other.
 
 ``mailbot-sandbox serve`` runs several processes on one database file (see
-:mod:`mailbot_sandbox.runtime.workers`). The database is shared; two things are not, and travel here
-as small JSON datagrams over socket pairs the supervisor made:
+:mod:`mailbot_sandbox.runtime.processes`). The database is shared; two things are not, and
+travel here as small JSON datagrams over datagram socket pairs the supervisor made:
 
-- new mail: a long-poll ``wait`` parked in one process must wake when another process stores
+- wake-ups: a long-poll ``wait`` parked in one process must wake when another process stores
   mail for its inbox (sent after the commit, so the waiter can read it). Each worker counts
-  its parked waits in its own slot of a small shared file (``waits``); mail is announced
+  its waits in progress in its own slot of a small shared file (``waits``); a wake-up is sent
   only while some other worker has one, so a burst with nobody waiting costs nothing here;
 - metrics: a scrape of ``/metrics`` sums the counters of every process. The one scraped asks
   the others, each writes its counters to a file in the run folder and answers.
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("mailbot_sandbox.runtime.peers")
+log = logging.getLogger("mailbot_sandbox.runtime.processes.peers")
 MAX_DATAGRAM = 64 * 1024
 WAITS_FILE = "waits"
 
@@ -36,7 +36,8 @@ def create_waits_file(rundir: str, workers: int) -> None:
 
 
 class Peers:
-    """Worker ``index``'s link to the others: it reads ``inbox`` and writes each of ``outboxes``.
+    """Worker ``index``'s link to the others: it reads ``receiver`` and writes to each of
+    ``senders`` (keyed by the other worker's index).
 
     :param rundir: a folder all workers share for the files too big for a datagram.
     """
@@ -44,8 +45,8 @@ class Peers:
     def __init__(
         self,
         index: int,
-        inbox: socket.socket,
-        outboxes: dict[int, socket.socket],
+        receiver: socket.socket,
+        senders: dict[int, socket.socket],
         rundir: str,
     ) -> None:
         self.index = index
@@ -54,24 +55,25 @@ class Peers:
             self._waits_map = mmap.mmap(file.fileno(), 0)
         self._waits = memoryview(self._waits_map).cast("q")
         self._parked_lock = threading.Lock()
-        self._inbox = inbox
-        self._outboxes = outboxes
+        self._receiver = receiver
+        self._senders = senders
         self._rundir = Path(rundir)
         self._send_lock = threading.Lock()
         self._answers: dict[int, set[int]] = {}
         self._answered = threading.Condition()
         self._nonce = 0
-        self._on_mail: Callable[[list[str]], None] = lambda ids: None
+        self._on_wake: Callable[[list[str]], None] = lambda ids: None
         self._snapshot: Callable[[], dict[str, Any]] = dict
         self._thread: threading.Thread | None = None
 
     def start(
         self,
-        on_mail: Callable[[list[str]], None],
+        on_wake: Callable[[list[str]], None],
         snapshot: Callable[[], dict[str, Any]],
     ) -> None:
-
-        self._on_mail = on_mail
+        """Listen to the other workers: ``on_wake`` gets the inbox ids they stored mail for,
+        ``snapshot`` gives this worker's counters when one of them is scraped."""
+        self._on_wake = on_wake
         self._snapshot = snapshot
         self._thread = threading.Thread(target=self._listen, name="mailbot-peers", daemon=True)
         self._thread.start()
@@ -82,7 +84,7 @@ class Peers:
         with self._send_lock:
             for index in to:
                 with contextlib.suppress(OSError):  # that worker is gone; nothing to tell
-                    self._outboxes[index].send(data)
+                    self._senders[index].send(data)
 
     def park(self, delta: int) -> None:
         """Count a wait of this worker starting (+1) or ending (-1)."""
@@ -90,18 +92,19 @@ class Peers:
             self._waits[self.index] += delta
 
     def others_waiting(self) -> bool:
-        return any(self._waits[index] > 0 for index in self._outboxes)
+        """Whether any other worker has a wait in progress."""
+        return any(self._waits[index] > 0 for index in self._senders)
 
-    def mail(self, inbox_ids: Iterable[str]) -> None:
+    def wake_others(self, inbox_ids: Iterable[str]) -> None:
         """Tell the other workers that these inboxes got mail (after the commit), if any of
-        them has a wait parked. A wait counts itself before its first query, so one that
+        them has a wait in progress. A wait counts itself before its first query, so one that
         started after this check reads the mail itself."""
         if not self.others_waiting():
             return
         ids = sorted(set(inbox_ids))
         # One datagram holds thousands of ids; a huge batch goes in slices.
         for start in range(0, len(ids), 1000):
-            self._send(self._outboxes, {"t": "mail", "ids": ids[start : start + 1000]})
+            self._send(self._senders, {"t": "wake", "ids": ids[start : start + 1000]})
 
     def gather(self, timeout: float = 2.0) -> list[dict[str, Any]]:
         """Every other worker's counters (those that answer within ``timeout`` seconds)."""
@@ -109,10 +112,10 @@ class Peers:
             self._nonce += 1
             nonce = self._nonce
             self._answers[nonce] = set()
-        self._send(self._outboxes, {"t": "dump", "from": self.index, "nonce": nonce})
+        self._send(self._senders, {"t": "dump", "from": self.index, "nonce": nonce})
         with self._answered:
             self._answered.wait_for(
-                lambda: len(self._answers[nonce]) >= len(self._outboxes), timeout
+                lambda: len(self._answers[nonce]) >= len(self._senders), timeout
             )
             answered = self._answers.pop(nonce)
         found = []
@@ -125,7 +128,7 @@ class Peers:
     def _listen(self) -> None:
         while True:
             try:
-                data = self._inbox.recv(MAX_DATAGRAM)
+                data = self._receiver.recv(MAX_DATAGRAM)
             except OSError:
                 return  # closed: the worker is stopping
             if not data:
@@ -138,8 +141,8 @@ class Peers:
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("t")
-        if kind == "mail":
-            self._on_mail(list(message["ids"]))
+        if kind == "wake":
+            self._on_wake(list(message["ids"]))
         elif kind == "dump":
             path = self._rundir / f"metrics-{self.index}.json"
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -157,10 +160,10 @@ class Peers:
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            self._inbox.shutdown(socket.SHUT_RDWR)
-        self._inbox.close()
-        for outbox in self._outboxes.values():
-            outbox.close()
+            self._receiver.shutdown(socket.SHUT_RDWR)
+        self._receiver.close()
+        for sender in self._senders.values():
+            sender.close()
         self._waits.release()
         self._waits_map.close()
         if self._thread is not None:

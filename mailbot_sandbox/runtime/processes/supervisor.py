@@ -1,17 +1,5 @@
-"""Several sandbox processes serving one database file, behind one pair of ports.
-
-One Python process runs on one core at a time, and a sandbox under load (SMTP ingest, API
-sends) is CPU-bound. ``mailbot-sandbox serve`` on a database file therefore starts a
-:class:`Supervisor`: it binds the HTTP and SMTP ports itself, starts ``workers`` processes
-(each a full :class:`~mailbot_sandbox.sandbox.Sandbox` that listens nowhere), accepts every
-connection and hands it to the next worker in turn over a Unix socket (``SCM_RIGHTS``), so
-the load is spread evenly however few connections there are.
-
-What the workers share and how:
-
-- the database: SQLite in WAL mode; write transactions queue on a file lock (``Store.write``);
-- wake-ups of long-poll waits and metrics: :mod:`mailbot_sandbox.runtime.peers`;
-- upkeep (retention, WAL checkpoints, the background search indexer) runs in worker 0 only.
+"""The supervisor of ``serve``'s worker processes: it binds the ports, starts the workers,
+hands each accepted connection to the next one in turn, and stops them all.
 
 A worker ignores Ctrl+C (the terminal sends it to the whole process group) and stops on the
 supervisor's SIGTERM, draining its SMTP sessions like a single process does. If the
@@ -33,15 +21,16 @@ import sys
 import tempfile
 import threading
 
-from mailbot_sandbox.config import Config, load_config
-from mailbot_sandbox.errors import ConfigError, SandboxError
+from mailbot_sandbox.config import Config
+from mailbot_sandbox.errors import SandboxError
 from mailbot_sandbox.runtime.httpserver import bind
-from mailbot_sandbox.runtime.peers import create_waits_file
+from mailbot_sandbox.runtime.processes.link import HTTP_CONNECTION, SMTP_CONNECTION
+from mailbot_sandbox.runtime.processes.peers import create_waits_file
+from mailbot_sandbox.runtime.processes.worker import SPEC_VARIABLE
 from mailbot_sandbox.sandbox import Addresses
 from mailbot_sandbox.store import Store
 
 log = logging.getLogger("mailbot_sandbox")
-SPEC_VARIABLE = "MAILBOT_SANDBOX_WORKER"
 START_SECONDS = 60
 STOP_SECONDS = 30
 
@@ -89,7 +78,7 @@ class Supervisor(Addresses):
         except BaseException:
             self.stop()
             raise
-        for listener, kind in ((http, b"h"), (smtp, b"s")):
+        for listener, kind in ((http, HTTP_CONNECTION), (smtp, SMTP_CONNECTION)):
             thread = threading.Thread(
                 target=self._accept, args=(listener, kind), name="mailbot-accept", daemon=True
             )
@@ -111,7 +100,8 @@ class Supervisor(Addresses):
     def _spawn(self) -> None:
         count = self.workers
         handoffs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
-        mailboxes = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(count)]
+        # Worker i reads channels[i][0]; the others write to channels[i][1].
+        channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(count)]
         config = {
             field.name: getattr(self.config, field.name)
             for field in dataclasses.fields(self.config)
@@ -119,20 +109,20 @@ class Supervisor(Addresses):
         try:
             for index in range(count):
                 child_handoff = handoffs[index][1]
-                inbox = mailboxes[index][0]
-                outboxes = {j: mailboxes[j][1].fileno() for j in range(count) if j != index}
+                receiver = channels[index][0]
+                senders = {j: channels[j][1].fileno() for j in range(count) if j != index}
                 spec = {
                     "index": index,
                     "config": config,
                     "handoff": child_handoff.fileno(),
-                    "inbox": inbox.fileno(),
-                    "outboxes": outboxes,
+                    "receiver": receiver.fileno(),
+                    "senders": senders,
                     "rundir": self._rundir,
                 }
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "mailbot_sandbox.runtime.workers"],
+                    [sys.executable, "-m", "mailbot_sandbox.runtime.processes.worker"],
                     env={**os.environ, SPEC_VARIABLE: json.dumps(spec)},
-                    pass_fds=[child_handoff.fileno(), inbox.fileno(), *outboxes.values()],
+                    pass_fds=[child_handoff.fileno(), receiver.fileno(), *senders.values()],
                     stdout=subprocess.PIPE,
                 )
                 self._procs.append(proc)
@@ -146,7 +136,7 @@ class Supervisor(Addresses):
                         f"worker {index} did not start (exit status {proc.returncode})"
                     )
         finally:
-            for pair in mailboxes:  # the workers hold their own copies now
+            for pair in channels:  # the workers hold their own copies now
                 for end in pair:
                     end.close()
             for pair in handoffs:
@@ -229,39 +219,3 @@ class Supervisor(Addresses):
     @property
     def smtp_port(self) -> int:
         return int(self._listeners[1].getsockname()[1])
-
-
-def worker_main() -> int:
-    """One worker: a Sandbox on the sockets its supervisor passed, until SIGTERM."""
-    from mailbot_sandbox.cli import configure_logging
-    from mailbot_sandbox.runtime.peers import Peers
-    from mailbot_sandbox.sandbox import Sandbox, WorkerLink
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the supervisor's to handle
-    spec = json.loads(os.environ.pop(SPEC_VARIABLE))
-    config = load_config(spec["config"], environ={})
-    configure_logging(config.log_level, config.log_format)
-    peers = Peers(
-        spec["index"],
-        socket.socket(fileno=spec["inbox"]),
-        {int(j): socket.socket(fileno=fd) for j, fd in spec["outboxes"].items()},
-        spec["rundir"],
-    )
-    link = WorkerLink(spec["index"], socket.socket(fileno=spec["handoff"]), peers)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sandbox = Sandbox(config, worker=link)
-    try:
-        sandbox.start()
-    except (ConfigError, SandboxError) as exc:
-        print(f"mailbot-sandbox: error: {exc}", file=sys.stderr)
-        return 2
-    print("ready", flush=True)
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads the pipe from here on
-    stop.wait()
-    sandbox.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(worker_main())

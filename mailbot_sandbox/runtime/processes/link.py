@@ -1,0 +1,83 @@
+"""What makes a :class:`~mailbot_sandbox.sandbox.Sandbox` one worker process of several."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from mailbot_sandbox.runtime.processes.peers import Peers
+
+log = logging.getLogger("mailbot_sandbox")
+
+# The one-byte kinds the supervisor sends with each connection it hands on.
+HTTP_CONNECTION = b"h"
+SMTP_CONNECTION = b"s"
+
+Adopt = Callable[[bytes, socket.socket], None]
+
+
+class WorkerLink:
+    """A worker's number (0 is the primary, which runs retention and other upkeep), the
+    channel on which the supervisor hands it accepted connections, and its ``peers``: the
+    link to the other workers."""
+
+    def __init__(self, index: int, handoff: socket.socket, peers: Peers) -> None:
+        self.index = index
+        self.handoff = handoff
+        self.peers = peers
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    @property
+    def primary(self) -> bool:
+        """Whether this worker runs the upkeep that one process does for all."""
+        return self.index == 0
+
+    def start(
+        self,
+        adopt: Adopt,
+        on_wake: Callable[[list[str]], None],
+        snapshot: Callable[[], dict[str, Any]],
+    ) -> None:
+        """Serve what the supervisor hands over (``adopt(kind, connection)``) and listen to the
+        other workers (``on_wake`` gets the inbox ids they stored mail for; ``snapshot`` gives
+        this worker's counters to the one being scraped)."""
+        self.peers.start(on_wake, snapshot)
+        self._thread = threading.Thread(
+            target=self._take_connections, args=(adopt,), name="mailbot-handoff", daemon=True
+        )
+        self._thread.start()
+
+    def _take_connections(self, adopt: Adopt) -> None:
+        """Adopt what the supervisor hands over, until it closes the channel."""
+        while True:
+            try:
+                kind, fds, _, _ = socket.recv_fds(self.handoff, 16, 1)
+            except OSError:
+                return  # closed by close()
+            if not kind:
+                break  # the supervisor is gone
+            for fd in fds:
+                adopt(kind, socket.socket(fileno=fd))
+        if not self._closing:
+            log.warning("the supervisor went away; stopping")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop_handoff(self) -> None:
+        """Take no more connections (the first step of a stop)."""
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self.handoff.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.handoff.close()
+
+    def close(self) -> None:
+        """Close the link to the other workers (the last step of a stop)."""
+        self.peers.close()
