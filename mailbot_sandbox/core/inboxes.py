@@ -41,12 +41,12 @@ class Inboxes:
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, account: Account, inbox_id: str) -> dict[str, Any]:
-        """The inbox with its live counters (what the API shows); 404 when it is not this
+        """The inbox with its live counters (what the API shows); NotFound when it is not this
         account's. Internal checks use :meth:`row`, which skips the counting."""
         return self._with_counters(account, [self.row(account, inbox_id)])[0]
 
     def row(self, account: Account, inbox_id: str) -> dict[str, Any]:
-        """The stored inbox without counters; 404 when it is not this account's."""
+        """The stored inbox without counters; NotFound when it is not this account's."""
         row = self._store.row(
             "SELECT * FROM inboxes WHERE id = ? AND account_id = ?", [inbox_id, account.id]
         )
@@ -214,7 +214,7 @@ class Inboxes:
         )
 
     def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        self.row(account, inbox_id)  # 404 before anything changes
+        self.row(account, inbox_id)  # NotFound before anything changes
         fields["updated_at"] = format_time(self._clock.now(account.id))
         with self._store.write() as db:
             db.table("inboxes").update(inbox_id, fields)
