@@ -1,165 +1,112 @@
-"""Counters for ``/metrics``, in the Prometheus text exposition format (version 0.0.4).
+"""Counters and gauges for ``/metrics``, through ``prometheus_client``.
 
-The code that does the work counts with one call, ``metrics.count("smtp_sessions")``; the
-scrape renders every counter. Counters live in memory and are per process, like the default
-registry of ``prometheus_client``: a process normally runs one sandbox, and a restart starts
-them again at zero, which Prometheus' ``rate()`` expects of counters. Labelled series are
-capped per counter so that a test suite creating thousands of inboxes cannot grow them
-without bound; series past the cap are summed under ``inbox_id="_other"``.
+Each sandbox counts in its own :class:`Metrics` (its own registry), so two sandboxes in one
+process, as a test suite starts them, never see each other's numbers. Label values are
+bounded: a label per inbox would grow without end in a suite that creates thousands of
+inboxes, and per-inbox numbers are what the API itself answers.
 
-No dependency is needed for this: the format is a few lines of text.
+``mailbot-sandbox serve`` with several worker processes runs ``prometheus_client`` in its
+multiprocess mode: the supervisor gives every worker the same fresh folder in
+``PROMETHEUS_MULTIPROC_DIR`` (read when ``prometheus_client`` is imported), each worker's
+counters live in memory-mapped files there, and a scrape of any worker sums them all. The
+folder is removed when the sandbox stops, so a run starts at zero, as Prometheus' ``rate()``
+expects of counters.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from mailbot_sandbox import __version__
 
+# The classic text format (what generate_latest writes for these plain metric names).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "mailbot_"
-MAX_SERIES = 10_000
-OVERFLOW = "_other"
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
-@dataclass(frozen=True)
-class Counter:
-    """One counter family: its help text and the names of its labels, in order."""
+class Metrics:
+    """One sandbox's counters and its parked-waits gauge.
 
-    help: str
-    labels: tuple[str, ...] = ()
+    :param multiprocess_dir: the folder the worker processes of one ``serve`` share (see the
+        module docs); a scrape then sums every worker. None for a single process.
+    """
 
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.messages_received = Counter(
+            f"{PREFIX}messages_received",
+            "Messages stored in an inbox as received (SMTP, internal delivery, injection, import)",
+            registry=registry,
+        )
+        self.messages_sent = Counter(
+            f"{PREFIX}messages_sent",
+            "Messages sent from an inbox (API or SMTP submission)",
+            registry=registry,
+        )
+        self.smtp_sessions = Counter(
+            f"{PREFIX}smtp_sessions", "SMTP connections accepted", registry=registry
+        )
+        self.webhook_deliveries = Counter(
+            f"{PREFIX}webhook_deliveries",
+            "Webhook delivery attempts, by outcome",
+            ("outcome",),
+            registry=registry,
+        )
+        self.wait_calls = Counter(
+            f"{PREFIX}wait_calls", "Long-poll wait calls answered or timed out", registry=registry
+        )
+        self.retention_pruned_messages = Counter(
+            f"{PREFIX}retention_pruned_messages",
+            "Messages removed by the retention policy",
+            registry=registry,
+        )
+        # livesum: the sum over the worker processes alive now (a killed worker's waits are
+        # gone with it).
+        self.waits_parked = Gauge(
+            f"{PREFIX}waits_parked",
+            "Long-poll waits parked right now, waiting for mail to wake them",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
 
-COUNTERS: dict[str, Counter] = {
-    "messages_received": Counter(
-        "Messages stored in an inbox as received (SMTP, internal delivery, injection, import)",
-        ("inbox_id",),
-    ),
-    "messages_sent": Counter("Messages sent from an inbox (API or SMTP submission)", ("inbox_id",)),
-    "smtp_sessions": Counter("SMTP connections accepted"),
-    "webhook_deliveries": Counter("Webhook delivery attempts, by outcome", ("outcome",)),
-    "wait_calls": Counter("Long-poll wait calls answered or timed out"),
-    "retention_pruned_messages": Counter("Messages removed by the retention policy"),
-}
+    def count_parked(self, delta: int) -> None:
+        """Move the parked-waits gauge: +1 as a wait parks, -1 as it wakes."""
+        self.waits_parked.inc(delta)
 
-_Key = tuple[str, ...]
-
-
-class Registry:
-    """Thread-safe counters; :data:`REGISTRY` is the one the sandbox uses."""
-
-    def __init__(self, counters: Mapping[str, Counter] = COUNTERS) -> None:
-        self._counters = dict(counters)
-        self._values: dict[str, dict[_Key, float]] = {name: {} for name in self._counters}
-        self._lock = threading.Lock()
-
-    def count(self, name: str, amount: float = 1, **labels: str) -> None:
-        """Add ``amount`` to the series of ``name`` with these label values.
-
-        Raises:
-            KeyError: ``name`` is not a known counter, or the labels are not its labels
-                (a programming error, caught by the tests rather than hidden).
-        """
-        counter = self._counters[name]
-        if set(labels) != set(counter.labels):
-            raise KeyError(f"counter {name} takes labels {counter.labels}, got {tuple(labels)}")
-        key = tuple(str(labels[label]) for label in counter.labels)
-        with self._lock:
-            series = self._values[name]
-            if key not in series and len(series) >= MAX_SERIES:
-                key = tuple(OVERFLOW for _ in key)
-            series[key] = series.get(key, 0) + amount
-
-    def count_each(self, name: str, label_values: Iterable[str]) -> None:
-        """Count one for each value of the counter's single label (one inbox per message)."""
-        (label,) = self._counters[name].labels
-        for value in label_values:
-            self.count(name, 1, **{label: value})
-
-    def value(self, name: str, **labels: str) -> float:
-        """The current value of one series (0 when it was never counted)."""
-        counter = self._counters[name]
-        key = tuple(str(labels[label]) for label in counter.labels)
-        with self._lock:
-            return self._values[name].get(key, 0)
-
-    def snapshot(self) -> dict[str, list[list[Any]]]:
-        """Every series as JSON-ready lists: ``{name: [[label values..., value], ...]}``."""
-        with self._lock:
-            return {
-                name: [[*key, value] for key, value in series.items()]
-                for name, series in self._values.items()
-            }
-
-    def render(
-        self,
-        gauges: Mapping[str, tuple[str, float]] | None = None,
-        others: Iterable[Mapping[str, list[list[Any]]]] = (),
-    ) -> str:
-        """Every counter, plus ``gauges`` (name -> (help, value)) measured at scrape time.
-
-        ``others`` are :meth:`snapshot` s of the sandbox's other processes, added in."""
-        lines = [
-            f"# HELP {PREFIX}info Version of this mailbot-sandbox",
-            f"# TYPE {PREFIX}info gauge",
-            f'{PREFIX}info{{version="{_escape(__version__)}"}} 1',
-        ]
-        with self._lock:
-            snapshot = {name: dict(series) for name, series in self._values.items()}
-        for other in others:
-            for name, rows in other.items():
-                if name not in snapshot:
-                    continue
-                series = snapshot[name]
-                for row in rows:
-                    labels = tuple(str(part) for part in row[:-1])
-                    series[labels] = series.get(labels, 0) + row[-1]
-        for name, counter in self._counters.items():
-            full = f"{PREFIX}{name}_total"
-            lines.append(f"# HELP {full} {counter.help}")
-            lines.append(f"# TYPE {full} counter")
-            series = snapshot[name]
-            if not counter.labels:
-                lines.append(f"{full} {_number(series.get((), 0))}")
-            for key, value in sorted(series.items()):
-                if counter.labels:
-                    pairs = ",".join(
-                        f'{label}="{_escape(part)}"'
-                        for label, part in zip(counter.labels, key, strict=True)
-                    )
-                    lines.append(f"{full}{{{pairs}}} {_number(value)}")
-        for name, (help_text, value) in (gauges or {}).items():
-            full = f"{PREFIX}{name}"
-            lines += [f"# HELP {full} {help_text}", f"# TYPE {full} gauge"]
-            lines.append(f"{full} {_number(value)}")
-        return "\n".join(lines) + "\n"
-
-    def clear(self) -> None:
-        """Forget every value (for tests of the registry itself)."""
-        with self._lock:
-            for series in self._values.values():
-                series.clear()
+    def render(self, gauges: Mapping[str, tuple[str, float]] | None = None) -> bytes:
+        """The text exposition of every counter (of every worker, in multiprocess mode), the
+        ``mailbot_info`` version gauge and ``gauges`` (name -> (help, value)) measured now."""
+        return generate_latest(_Scrape(self, gauges or {}))
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _Scrape:
+    """What one scrape reports: the counters and the gauges measured at scrape time."""
 
+    def __init__(self, metrics: Metrics, gauges: Mapping[str, tuple[str, float]]) -> None:
+        self._metrics = metrics
+        self._gauges = gauges
 
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-REGISTRY = Registry()
-
-
-def count(name: str, amount: float = 1, **labels: str) -> None:
-    """Count on the process registry: ``metrics.count("smtp_sessions")``."""
-    REGISTRY.count(name, amount, **labels)
-
-
-def count_each(name: str, label_values: Iterable[str]) -> None:
-    """``metrics.count_each("messages_received", inbox_ids)``: one per inbox id given."""
-    REGISTRY.count_each(name, label_values)
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            f"{PREFIX}info", "Version of this mailbot-sandbox", labels=["version"]
+        )
+        info.add_metric([__version__], 1)
+        yield info
+        if self._metrics.multiprocess_dir is not None:
+            yield from MultiProcessCollector(None, path=self._metrics.multiprocess_dir).collect()
+        else:
+            for metric in self._metrics.registry.collect():
+                # The multiprocess mode has no creation times; one process shows none either,
+                # so a scrape reads the same however the sandbox runs.
+                metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+                yield metric
+        for name, (help_text, value) in self._gauges.items():
+            yield GaugeMetricFamily(f"{PREFIX}{name}", help_text, value=value)

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from mailbot_sandbox import metrics
 from mailbot_sandbox.api.app import create_app
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.core.services import Services
+from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.runtime.httpserver import HttpServer
 from mailbot_sandbox.runtime.processes.link import (
     HTTP_CONNECTION,
@@ -110,12 +110,11 @@ class Sandbox(Addresses):
             forward=worker.peers.wake_others if worker else None,
             on_park=worker.peers.park if worker else None,
             primary=primary,
+            metrics=Metrics(worker.metrics_dir if worker else None),
         )
         try:
             app = create_app(self.config, services=self.services)
             app.extensions["mailbot.readiness"] = self._readiness
-            if worker is not None:  # a scrape of /metrics sums every worker's counters
-                app.extensions["mailbot.other_metrics"] = worker.peers.gather
             # A worker listens nowhere itself: its supervisor accepts and hands connections on.
             self._http = HttpServer(app, self.config.host, None if worker else self.config.port)
             self._http.start()
@@ -124,7 +123,9 @@ class Sandbox(Addresses):
             )
             self._smtp.start()
             if primary:  # one process of several prunes for all
-                self._retention = Retention(self.services.store, self.services.clock, self.config)
+                self._retention = Retention(
+                    self.services.store, self.services.clock, self.config, self.services.metrics
+                )
                 self._retention.start()
             if worker is not None:
                 services = self.services
@@ -133,7 +134,7 @@ class Sandbox(Addresses):
                     services.notifier.publish(inbox_ids, forward=False)
                     services.search_index.notify()
 
-                worker.start(self._adopt, on_wake, metrics.REGISTRY.snapshot)
+                worker.start(self._adopt, on_wake)
         except BaseException:
             self.stop()
             raise

@@ -10,6 +10,7 @@ import os
 import smtplib
 import subprocess
 import sys
+import time
 import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -135,3 +136,27 @@ def assert_consistent(sandbox: Sandbox) -> None:
         "SELECT id FROM blobs WHERE id NOT IN (SELECT raw_id FROM messages) "
         "AND id NOT IN (SELECT raw_id FROM captured)"
     )
+
+
+def metric(base_url: str, name: str) -> float:
+    """The value of one unlabelled series (``mailbot_waits_parked``) of the sandbox's
+    ``/metrics`` at ``base_url``; 0 when it is absent."""
+    text = requests.get(f"{base_url}/metrics", timeout=5).text
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series == name:
+            return float(value)
+    return 0.0
+
+
+def wait_until_parked(base_url: str, count: int = 1, timeout: float = 10) -> None:
+    """Return once ``count`` long-poll waits are parked in the sandbox at ``base_url`` (its
+    ``mailbot_waits_parked`` gauge), so that mail sent next has to wake them.
+
+    Raises:
+        AssertionError: fewer were parked after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while (parked := metric(base_url, "mailbot_waits_parked")) < count:
+        assert time.monotonic() < deadline, f"{parked:g} of {count} waits parked"
+        time.sleep(0.01)  # between two reads of the signal, not instead of one

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+import smtplib
+from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
-from mailbot_sandbox import Sandbox, metrics
-from tests.helpers import Api, mail_by_smtp, send, smtp_message
+from mailbot_sandbox import Sandbox
+from tests.helpers import (
+    Api,
+    mail_by_smtp,
+    metric,
+    send,
+    smtp_message,
+    wait_until_parked,
+)
 
 
 def _metrics(sandbox: Sandbox) -> tuple[str, dict[str, float]]:
@@ -32,29 +40,42 @@ def test_metrics_count_mail_sessions_and_waits(sandbox: Sandbox, api: Api) -> No
 
     text, after = _metrics(sandbox)
 
-    assert after[f'mailbot_messages_sent_total{{inbox_id="{sender["id"]}"}}'] == 1
-    assert after[f'mailbot_messages_received_total{{inbox_id="{receiver["id"]}"}}'] == 2
+    assert after["mailbot_messages_sent_total"] == before["mailbot_messages_sent_total"] + 1
+    received = "mailbot_messages_received_total"
+    assert after[received] == before[received] + 2
     for name in ("mailbot_smtp_sessions_total", "mailbot_wait_calls_total"):
         assert after[name] >= before[name] + 1
     assert after["mailbot_stored_messages"] >= 3
+    assert after["mailbot_waits_parked"] == 0
     assert "# TYPE mailbot_webhook_deliveries_total counter" in text
+    assert "inbox_id" not in text  # one series per inbox would grow without bound
     sample = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"\n]*"(,[a-z_]+="[^"\n]*")*\})? [0-9.e+]+$')
     for line in text.splitlines():
         assert line.startswith(("# HELP ", "# TYPE ")) or sample.match(line), line
 
 
-def test_metrics_format_escapes_and_caps_series(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry = metrics.Registry()
-    registry.count("webhook_deliveries", outcome='odd "quoted"\\\nvalue')
-    assert 'outcome="odd \\"quoted\\"\\\\\\nvalue"} 1' in registry.render()
-    monkeypatch.setattr(metrics, "MAX_SERIES", 2)
-    registry.count_each("messages_received", ["a", "b", "c", "d", "a"])
-    assert registry.value("messages_received", inbox_id="a") == 2
-    assert registry.value("messages_received", inbox_id=metrics.OVERFLOW) == 2
-    with pytest.raises(KeyError):
-        registry.count("messages_received")  # the label is missing
-    with pytest.raises(KeyError):
-        registry.count("no_such_counter")
+def test_two_sandboxes_in_one_process_count_apart(sandbox: Sandbox, api: Api) -> None:
+    _, before = _metrics(sandbox)
+    with Sandbox() as other:
+        with smtplib.SMTP(other.smtp_host, other.smtp_port, timeout=10) as client:
+            client.noop()
+        _, others = _metrics(other)
+    _, after = _metrics(sandbox)
+    assert others["mailbot_smtp_sessions_total"] == 1
+    assert after["mailbot_smtp_sessions_total"] == before["mailbot_smtp_sessions_total"]
+
+
+def test_the_parked_waits_gauge_counts_waits_until_mail_wakes_them(
+    sandbox: Sandbox, api: Api
+) -> None:
+    sender, receiver = api.create_inbox(), api.create_inbox()
+    url = f"/v1/inboxes/{receiver['id']}/messages/wait?timeout_ms=20000"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        waits = [pool.submit(api.get, url) for _ in range(2)]
+        wait_until_parked(sandbox.base_url, 2)
+        send(api, sender, to=[receiver["address"]], subject="wake up")
+        assert [wait.result(timeout=10).status_code for wait in waits] == [200, 200]
+    assert metric(sandbox.base_url, "mailbot_waits_parked") == 0
 
 
 def test_ready_reports_its_checks(sandbox: Sandbox) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import smtplib
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +12,7 @@ from mailbot import MailBot
 from mailbot.exceptions import MailBotError, RateLimitError
 
 from mailbot_sandbox import Sandbox
-from tests.helpers import fresh_key, smtp_message
+from tests.helpers import fresh_key, smtp_message, wait_until_parked
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ def test_wait_for_returns_when_smtp_mail_lands(mailbot: MailBot, sandbox: Sandbo
     inbox = mailbot.inboxes.create(username="signup")
 
     def later() -> None:
-        time.sleep(0.2)
+        wait_until_parked(sandbox.base_url)
         with smtplib.SMTP(sandbox.smtp_host, sandbox.smtp_port, timeout=10) as client:
             client.sendmail(
                 "app@example.com",

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox import metrics
 from mailbot_sandbox.api.common import (
     account,
     arg,
@@ -79,7 +78,7 @@ def list_messages(inbox_id: str) -> Response:
 @bp.get("/inboxes/<inbox_id>/messages/wait")
 def wait_for_message(inbox_id: str) -> Response:
     """Long-poll: answers the moment a matching message lands, or 408."""
-    metrics.count("wait_calls")
+    services().metrics.wait_calls.inc()
     int_arg("poll_interval_ms", 0, 0, MAX_WAIT_MS)  # accepted for the SDK; nothing polls
     row = services().messages.wait(
         account(),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from mailbot_sandbox import __version__, metrics
+from mailbot_sandbox import __version__
 from mailbot_sandbox.api.errors import error_response
 from mailbot_sandbox.core.services import Services
+from mailbot_sandbox.metrics import CONTENT_TYPE
 
 bp = Blueprint("meta", __name__)
 
@@ -54,11 +54,8 @@ def prometheus_metrics() -> Response:
         ),
         "inboxes": ("Inboxes of every account", store.scalar("SELECT count(*) FROM inboxes")),
     }
-    gather: Callable[[], list[dict[str, Any]]] | None = current_app.extensions.get(
-        "mailbot.other_metrics"
-    )
-    others = gather() if gather is not None else []
-    return Response(metrics.REGISTRY.render(gauges, others), content_type=metrics.CONTENT_TYPE)
+    body = current_app.extensions["mailbot"].metrics.render(gauges)
+    return Response(body, content_type=CONTENT_TYPE)
 
 
 @bp.get("/v1/info")

@@ -12,7 +12,6 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from mailbot_sandbox import metrics
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core import send_fields
@@ -36,6 +35,7 @@ from mailbot_sandbox.mail.compose import build_message, new_message_id
 from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.mail.parse import parse_message
 from mailbot_sandbox.mail.text import reply_subject
+from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.store import Store
 
 SEND_FIELDS = (
@@ -91,9 +91,16 @@ def check_can_send(inbox: dict[str, Any]) -> None:
 
 class Delivery:
     def __init__(
-        self, store: Store, clock: Clock, config: Config, inboxes: Inboxes, messages: Messages
+        self,
+        store: Store,
+        clock: Clock,
+        config: Config,
+        inboxes: Inboxes,
+        messages: Messages,
+        metrics: Metrics,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._clock = clock
         self._config = config
         self._inboxes = inboxes
@@ -149,7 +156,7 @@ class Delivery:
         if not stored:
             return NoRecipientLeft()
         self._messages.published([row["inbox_id"] for row in stored])
-        metrics.count_each("messages_received", [row["inbox_id"] for row in stored])
+        self._metrics.messages_received.inc(len(stored))
         return Received(tuple(row["id"] for row in stored))
 
     def submit_smtp(
@@ -248,7 +255,7 @@ class Delivery:
                 size=len(raw),
             )
         self._messages.published([inbox_id])
-        metrics.count("messages_received", inbox_id=inbox_id)
+        self._metrics.messages_received.inc()
         return row
 
     def _injected_bytes(self, inbox: dict[str, Any], body: dict[str, Any]) -> bytes:
@@ -408,8 +415,9 @@ class Delivery:
                 self._messages.set_status(conn, sent["id"], status)
                 sent["status"] = status
         self._messages.published(touched)
-        metrics.count("messages_sent", inbox_id=inbox_id)
-        metrics.count_each("messages_received", touched[1:])  # deliveries to sandbox inboxes
+        self._metrics.messages_sent.inc()
+        if len(touched) > 1:  # deliveries to sandbox inboxes
+            self._metrics.messages_received.inc(len(touched) - 1)
         return sent
 
     def _inbound_copy(

@@ -17,15 +17,19 @@ class Notifier:
     """:param forward: also called with every :meth:`publish` (the sandbox's other processes).
     :param on_park: called with +1 when a waiter starts (before its first query) and -1 when
         it ends, so other processes can skip telling this one when nobody here waits.
+    :param on_block: called with +1 when a waiter blocks in :meth:`wait` (only a publish or
+        its timeout can release it now) and -1 when it is released: the parked-waits gauge.
     """
 
     def __init__(
         self,
         forward: Callable[[list[str]], None] | None = None,
         on_park: Callable[[int], None] | None = None,
+        on_block: Callable[[int], None] | None = None,
     ) -> None:
         self._forward = forward
         self._on_park = on_park
+        self._on_block = on_block
         self._lock = threading.Lock()
         self._versions: dict[str, int] = {}
         self._conditions: dict[str, tuple[threading.Condition, int]] = {}
@@ -65,20 +69,27 @@ class Notifier:
 
     def wait(self, inbox_id: str, seen: int, timeout: float) -> bool:
         """Block until the inbox's version moves past ``seen``; False on timeout or shutdown."""
+
+        def released() -> bool:
+            return self._closed or self._versions.get(inbox_id, 0) != seen
+
         with self._lock:
+            if released():
+                return not self._closed
             condition, users = self._conditions.get(inbox_id) or (
                 threading.Condition(self._lock),
                 0,
             )
             self._conditions[inbox_id] = (condition, users + 1)
+            # Counted under the lock that wait_for releases only once this waiter sleeps, so
+            # whoever reads the gauge and then publishes is sure to wake it.
+            if self._on_block is not None:
+                self._on_block(1)
             try:
-                return (
-                    condition.wait_for(
-                        lambda: self._closed or self._versions.get(inbox_id, 0) != seen, timeout
-                    )
-                    and not self._closed
-                )
+                return condition.wait_for(released, timeout) and not self._closed
             finally:
+                if self._on_block is not None:
+                    self._on_block(-1)
                 condition, users = self._conditions[inbox_id]
                 if users <= 1:
                     del self._conditions[inbox_id]

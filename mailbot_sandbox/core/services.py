@@ -18,6 +18,7 @@ from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.outbox import Outbox
 from mailbot_sandbox.core.threads import Threads
+from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.search.index import SearchIndex
 from mailbot_sandbox.store import Store
 
@@ -30,7 +31,7 @@ class Services:
     wake-up published here, ``on_park`` +1/-1 as a wait starts and ends (see
     :class:`~mailbot_sandbox.core.notify.Notifier`). Only the ``primary`` process runs the
     background upkeep (WAL checkpoints, the search indexer), which the others would only
-    duplicate.
+    duplicate. ``metrics`` is where this sandbox counts (a fresh one unless given).
     """
 
     def __init__(
@@ -40,21 +41,27 @@ class Services:
         forward: Callable[[list[str]], None] | None = None,
         on_park: Callable[[int], None] | None = None,
         primary: bool = True,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics or Metrics()
         self.store = Store(config.db, checkpoint=primary)
         self.clock = Clock(self.store)
         self.accounts = Accounts(self.store, config.api_keys)
         self.domains = Domains(self.store, self.clock, config)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
-        self.notifier = Notifier(forward=forward, on_park=on_park)
+        self.notifier = Notifier(
+            forward=forward, on_park=on_park, on_block=self.metrics.count_parked
+        )
         self.threads = Threads(self.store)
         self.search_index = SearchIndex(self.store, background=primary)
         self.messages = Messages(
             self.store, self.clock, self.inboxes, self.threads, self.notifier, self.search_index
         )
         self.outbox = Outbox(self.store)
-        self.delivery = Delivery(self.store, self.clock, config, self.inboxes, self.messages)
+        self.delivery = Delivery(
+            self.store, self.clock, config, self.inboxes, self.messages, self.metrics
+        )
 
     def shutdown(self) -> None:
         """Release anything waiting on the services (long-polls) before the servers stop."""

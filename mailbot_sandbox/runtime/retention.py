@@ -20,11 +20,11 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mailbot_sandbox import metrics
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.maintenance import drop_unused_blobs, erase_messages
 from mailbot_sandbox.ids import format_time
+from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.store import Store
 
 log = logging.getLogger("mailbot_sandbox.runtime.retention")
@@ -49,10 +49,14 @@ class Retention:
 
     :meth:`prune` runs once; :meth:`start` runs it every ``retention_interval`` seconds on a
     background thread (the :class:`~mailbot_sandbox.Sandbox` owns it) until :meth:`stop`.
+    What it prunes is counted in ``metrics`` when given.
     """
 
-    def __init__(self, store: Store, clock: Clock, config: Config) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, config: Config, metrics: Metrics | None = None
+    ) -> None:
         self._store = store
+        self._metrics = metrics
         self._clock = clock
         self.max_age_days = config.retention_days
         self.max_messages = config.retention_max_messages
@@ -108,7 +112,8 @@ class Retention:
             by_count=by_reason.get("count", 0),
             threads=threads,
         )
-        metrics.count("retention_pruned_messages", result.messages)
+        if self._metrics is not None:
+            self._metrics.retention_pruned_messages.inc(result.messages)
         log.info(
             "retention pruned %d messages (%d older than %d days, %d over %d per inbox), "
             "%d empty threads",

@@ -14,7 +14,6 @@ import threading
 import weakref
 from typing import Any
 
-from mailbot_sandbox import metrics
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import ConfigError
 from mailbot_sandbox.smtp.handler import MailHandler
@@ -57,7 +56,7 @@ class SmtpServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _factory(self) -> TolerantSMTP:
-        metrics.count("smtp_sessions")  # asyncio calls this once per accepted connection
+        self.services.metrics.smtp_sessions.inc()  # asyncio calls this once per accepted connection
         assert self._in_flight is not None and self._writer is not None
         handler = MailHandler(self.services, self._writer, self._in_flight)
         return TolerantSMTP(

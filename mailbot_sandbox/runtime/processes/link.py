@@ -9,7 +9,6 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from mailbot_sandbox.runtime.processes.peers import Peers
 
@@ -25,12 +24,14 @@ Adopt = Callable[[bytes, socket.socket], None]
 class WorkerLink:
     """A worker's number (0 is the primary, which runs retention and other upkeep), the
     channel on which the supervisor hands it accepted connections, and its ``peers``: the
-    link to the other workers."""
+    link to the other workers; and ``metrics_dir``, where the workers' counters meet (see
+    :mod:`mailbot_sandbox.metrics`)."""
 
-    def __init__(self, index: int, handoff: socket.socket, peers: Peers) -> None:
+    def __init__(self, index: int, handoff: socket.socket, peers: Peers, metrics_dir: str) -> None:
         self.index = index
         self.handoff = handoff
         self.peers = peers
+        self.metrics_dir = metrics_dir
         self._thread: threading.Thread | None = None
         self._closing = False
 
@@ -39,16 +40,10 @@ class WorkerLink:
         """Whether this worker runs the upkeep that one process does for all."""
         return self.index == 0
 
-    def start(
-        self,
-        adopt: Adopt,
-        on_wake: Callable[[list[str]], None],
-        snapshot: Callable[[], dict[str, Any]],
-    ) -> None:
+    def start(self, adopt: Adopt, on_wake: Callable[[list[str]], None]) -> None:
         """Serve what the supervisor hands over (``adopt(kind, connection)``) and listen to the
-        other workers (``on_wake`` gets the inbox ids they stored mail for; ``snapshot`` gives
-        this worker's counters to the one being scraped)."""
-        self.peers.start(on_wake, snapshot)
+        other workers (``on_wake`` gets the inbox ids they stored mail for)."""
+        self.peers.start(on_wake)
         self._thread = threading.Thread(
             target=self._take_connections, args=(adopt,), name="mailbot-handoff", daemon=True
         )

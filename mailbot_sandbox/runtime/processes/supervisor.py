@@ -21,8 +21,11 @@ import sys
 import tempfile
 import threading
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.errors import SandboxError
+from mailbot_sandbox.metrics import MULTIPROCESS_VARIABLE
 from mailbot_sandbox.runtime.httpserver import bind
 from mailbot_sandbox.runtime.processes.link import HTTP_CONNECTION, SMTP_CONNECTION
 from mailbot_sandbox.runtime.processes.peers import create_waits_file
@@ -74,6 +77,7 @@ class Supervisor(Addresses):
             self._listeners.append(smtp)
             self._rundir = tempfile.mkdtemp(prefix="mailbot-sandbox-")
             create_waits_file(self._rundir, self.workers)
+            os.mkdir(self._metrics_dir)
             self._spawn()
         except BaseException:
             self.stop()
@@ -118,10 +122,17 @@ class Supervisor(Addresses):
                     "receiver": receiver.fileno(),
                     "senders": senders,
                     "rundir": self._rundir,
+                    "metrics_dir": self._metrics_dir,
+                }
+                # prometheus_client reads its multiprocess folder when it is imported.
+                env = {
+                    **os.environ,
+                    SPEC_VARIABLE: json.dumps(spec),
+                    MULTIPROCESS_VARIABLE: self._metrics_dir,
                 }
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "mailbot_sandbox.runtime.processes.worker"],
-                    env={**os.environ, SPEC_VARIABLE: json.dumps(spec)},
+                    env=env,
                     pass_fds=[child_handoff.fileno(), receiver.fileno(), *senders.values()],
                     stdout=subprocess.PIPE,
                 )
@@ -141,6 +152,11 @@ class Supervisor(Addresses):
                     end.close()
             for pair in handoffs:
                 pair[1].close()
+
+    @property
+    def _metrics_dir(self) -> str:
+        """Where the workers' counters meet (``prometheus_client``'s multiprocess files)."""
+        return os.path.join(self._rundir, "metrics")
 
     def _accept(self, listener: socket.socket, kind: bytes) -> None:
         turn = 0
@@ -168,6 +184,8 @@ class Supervisor(Addresses):
                     log.error(
                         "worker %d ended unexpectedly (exit status %s)", index, proc.returncode
                     )
+                    # Its parked waits are gone with it: drop them from the live gauges.
+                    mark_process_dead(proc.pid, self._metrics_dir)
                     self.failed.set()
                     return
             self._stopping.wait(0.5)

@@ -34,7 +34,8 @@ def worker_main() -> int:
         {int(j): socket.socket(fileno=fd) for j, fd in spec["senders"].items()},
         spec["rundir"],
     )
-    link = WorkerLink(spec["index"], socket.socket(fileno=spec["handoff"]), peers)
+    handoff = socket.socket(fileno=spec["handoff"])
+    link = WorkerLink(spec["index"], handoff, peers, spec["metrics_dir"])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sandbox = Sandbox(config, worker=link)
