@@ -1,17 +1,14 @@
 """One exception family for everything the sandbox refuses.
 
 Each :class:`ApiError` carries a machine ``code`` and a message, and says nothing about a
-protocol: the API maps an error to its HTTP status (``api/errors.py``). A :class:`Refused`
-carries the :mod:`~mailbot_sandbox.core.policy` reason a rule gave, which the API and the
-SMTP handler each put in their own terms.
+protocol: the API maps an error to its HTTP status (``api/errors.py``). A rule's refusal is
+:class:`mailbot_sandbox.core.policy.Refused`, an :class:`ApiError` that carries the rule's
+reason, which the API and the SMTP handler each put in their own terms.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mailbot_sandbox.core.policy import Reason
+from typing import Any
 
 
 class SandboxError(Exception):
@@ -73,16 +70,3 @@ class RateLimited(ApiError):
     def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = max(1, int(retry_after))
-
-
-class Refused(ApiError):
-    """A rule of :mod:`~mailbot_sandbox.core.policy` said no; ``reason`` says which and why.
-
-    Raise it through :func:`mailbot_sandbox.core.policy.refusal`, which words the message.
-    """
-
-    code = "refused"
-
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason

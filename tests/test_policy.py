@@ -324,3 +324,11 @@ def test_smtp_replies_for_recipients_and_submission(api: Api, sandbox: Sandbox) 
         code, text = client.data(smtp_message("x@example.com", [receiver["address"]]))
     stored = api.get(f"/v1/inboxes/{receiver['id']}/messages").json()["data"]
     assert (code, text) == (250, f"2.0.0 OK stored as {stored[0]['id']}".encode())
+
+
+def test_strict_domain_policy_wants_a_verified_domain() -> None:
+    assert policy.may_host_inboxes("example.org", "verified") is None
+    for status in ("pending", "failed", None):
+        assert policy.may_host_inboxes("example.org", status) == policy.DomainNotVerified(
+            "example.org"
+        )

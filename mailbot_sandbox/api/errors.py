@@ -17,6 +17,7 @@ from mailbot_sandbox.core.policy import (
     NoRecipientLeft,
     PermissionDenied,
     Reason,
+    Refused,
     TooLarge,
     UnknownRecipient,
 )
@@ -26,7 +27,6 @@ from mailbot_sandbox.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
-    Refused,
     Unauthorized,
     WaitTimeout,
 )

@@ -22,6 +22,7 @@ from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.policy import (
     NoRecipientLeft,
     Reason,
+    Refused,
     may_deliver_to,
     may_receive,
     may_send,
@@ -29,7 +30,7 @@ from mailbot_sandbox.core.policy import (
     within_daily_limit,
     within_size,
 )
-from mailbot_sandbox.errors import InvalidRequest, Refused
+from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.mail.compose import build_message, new_message_id
 from mailbot_sandbox.mail.message import ParsedMail

@@ -13,7 +13,7 @@ from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
-from mailbot_sandbox.core.policy import DomainNotVerified, refusal
+from mailbot_sandbox.core.policy import may_host_inboxes, refusal
 from mailbot_sandbox.errors import Conflict, NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store
@@ -194,8 +194,9 @@ class Domains:
                 with contextlib.suppress(Conflict):  # registered concurrently: fine
                     self._insert(account, domain, verified=True)
             return
-        if row is None or row["status"] != "verified":
-            raise refusal(DomainNotVerified(domain))
+        reason = may_host_inboxes(domain, None if row is None else row["status"])
+        if reason is not None:
+            raise refusal(reason)
 
     def verify(self, account: Account, domain_id: str) -> tuple[dict[str, Any], dict[str, bool]]:
         """Check the domain's records; returns the updated row and each purpose's result."""

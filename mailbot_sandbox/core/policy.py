@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mailbot_sandbox.errors import Refused
+from mailbot_sandbox.errors import ApiError
 
 Permission = Literal["send", "receive", "search"]
 Action = Literal["send", "receive"]
@@ -94,6 +94,16 @@ Reason = (
 )
 
 
+class Refused(ApiError):
+    """A rule said no; ``reason`` says which and why. Raise it through :func:`refusal`."""
+
+    code = "refused"
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 # -- the rules -------------------------------------------------------------------------------------
 def may_send(inbox: Mapping[str, Any]) -> InboxInactive | PermissionDenied | None:
     """Why ``inbox`` may not send now (API send or reply, SMTP submission), or None."""
@@ -132,6 +142,12 @@ def may_deliver_to(
     if inbox is None:
         return UnknownRecipient(address)
     return may_receive(inbox, address)
+
+
+def may_host_inboxes(domain: str, status: str | None) -> DomainNotVerified | None:
+    """Why a custom ``domain`` (its ``status`` in the account, None when not registered) may
+    not take a new inbox under the strict domain policy, or None."""
+    return None if status == "verified" else DomainNotVerified(domain)
 
 
 def within_daily_limit(
