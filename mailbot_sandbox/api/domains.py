@@ -8,11 +8,12 @@ from flask import Blueprint, Response
 
 from mailbot_sandbox.api.common import account, json_body, listing, page_args, services, single
 from mailbot_sandbox.api.serializers import domain_json
+from mailbot_sandbox.core.domains import DomainRow
 
 bp = Blueprint("domains", __name__)
 
 
-def _domain(row: dict[str, Any]) -> dict[str, Any]:
+def _domain(row: DomainRow) -> dict[str, Any]:
     return domain_json(row, services().domains.expected_records(row))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 INBOX_KEYS = (
@@ -27,7 +28,7 @@ def inbox_json(row: dict[str, Any]) -> dict[str, Any]:
     return {key: row.get(key, 0 if key.endswith("_count") else None) for key in INBOX_KEYS}
 
 
-def domain_json(row: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+def domain_json(row: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "account_id": row["account_id"],
@@ -68,7 +69,7 @@ def message_json(row: dict[str, Any], attachments: list[dict[str, Any]]) -> dict
 
 
 def thread_json(
-    row: dict[str, Any], messages: list[dict[str, Any]] | None = None
+    row: Mapping[str, Any], messages: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     data = {
         "id": row["id"],

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 from mailbot_sandbox.errors import Unauthorized
 from mailbot_sandbox.ids import format_time
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, accounts
+from mailbot_sandbox.store.accounts import AccountRow
 
 _KEY_RE = re.compile(r"^mb_[A-Za-z0-9_-]{1,200}$")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -77,14 +78,14 @@ class Accounts:
         return account
 
     def _load_or_create(self, key: str, hashed: str) -> Account:
-        row = self._store.row("SELECT id, short_id FROM accounts WHERE key_hash = ?", [hashed])
+        row = accounts.account_by_key_hash(self._store, hashed)
         if row is None:
             account = Account(id=f"acc_{hashed[:20]}", short_id=short_id_for(key))
-            with self._store.write() as db:
-                db.execute(
-                    "INSERT OR IGNORE INTO accounts (id, key_hash, short_id, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    [account.id, hashed, account.short_id, format_time(datetime.now(UTC))],
-                )
+            accounts.insert_account(
+                self._store,
+                AccountRow(id=account.id, short_id=account.short_id),
+                hashed,
+                format_time(datetime.now(UTC)),
+            )
             return account
         return Account(id=row["id"], short_id=row["short_id"])

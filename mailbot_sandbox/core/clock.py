@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, accounts
 
 
 class Clock:
@@ -20,17 +20,13 @@ class Clock:
 
     def offset(self, account_id: str) -> float:
         """Seconds this account's clock runs ahead of real time."""
-        return float(
-            self._store.scalar("SELECT clock_offset FROM accounts WHERE id = ?", [account_id])
-            or 0.0
-        )
+        return accounts.clock_offset(self._store, account_id)
 
     def now(self, account_id: str) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.offset(account_id))
 
     def set_offset(self, account_id: str, seconds: float) -> None:
-        with self._store.write() as db:
-            db.execute("UPDATE accounts SET clock_offset = ? WHERE id = ?", [seconds, account_id])
+        accounts.set_clock_offset(self._store, account_id, seconds)
 
 
 def utc_day(moment: datetime) -> str:

@@ -7,9 +7,9 @@ server is asked instead (through dnspython).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, domains
 
 
 class DnsLookup(Protocol):
@@ -29,20 +29,18 @@ class TableLookup:
         self._store = store
         self._account_id = account_id
 
-    def _values(self, name: str, record_type: str) -> list[dict[str, Any]]:
-        return self._store.rows(
-            "SELECT value, priority FROM dns_records "
-            "WHERE account_id = ? AND name = ? AND type = ?",
-            [self._account_id, normalize_name(name), record_type],
+    def _values(self, name: str, record_type: str) -> list[tuple[str, int | None]]:
+        return domains.record_values(
+            self._store, self._account_id, normalize_name(name), record_type
         )
 
     def txt(self, name: str) -> list[str]:
-        return [str(row["value"]) for row in self._values(name, "TXT")]
+        return [value for value, _ in self._values(name, "TXT")]
 
     def mx(self, name: str) -> list[tuple[int, str]]:
         return [
-            (int(row["priority"] or 0), normalize_name(str(row["value"])))
-            for row in self._values(name, "MX")
+            (int(priority or 0), normalize_name(value))
+            for value, priority in self._values(name, "MX")
         ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import re
 from typing import Any
 
@@ -16,7 +15,8 @@ from mailbot_sandbox.core.dns import DnsLookup, ServerLookup, TableLookup, norma
 from mailbot_sandbox.core.policy import may_host_inboxes, refusal
 from mailbot_sandbox.errors import Conflict, NotFound
 from mailbot_sandbox.ids import format_time, new_id
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, domains, inboxes
+from mailbot_sandbox.store.domains import DnsRecordRow, DomainRow
 
 DKIM_SELECTOR = "mailbot"
 PURPOSES = ("spf", "dkim", "dmarc", "mx")
@@ -57,12 +57,12 @@ class Domains:
         self._config = config
 
     # -- records ---------------------------------------------------------------------------
-    def expected_records(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def expected_records(self, row: DomainRow) -> list[dict[str, Any]]:
         """The records a domain asks its owner to publish, each with its check status."""
         domain = row["domain"]
         shared = self._config.shared_domain
-        status = json.loads(row["record_status"])
-        records = [
+        status = row["record_status"]
+        records: list[dict[str, Any]] = [
             {
                 "purpose": "spf",
                 "type": "TXT",
@@ -116,34 +116,20 @@ class Domains:
         return any(t.replace('"', "").strip().lower().startswith("v=dmarc1") for t in found)
 
     # -- reads -----------------------------------------------------------------------------
-    def get(self, account: Account, domain_id: str) -> dict[str, Any]:
-        row = self._store.row(
-            "SELECT * FROM domains WHERE id = ? AND account_id = ?", [domain_id, account.id]
-        )
+    def get(self, account: Account, domain_id: str) -> DomainRow:
+        row = domains.get_domain(self._store, account.id, domain_id)
         if row is None:
             raise NotFound(f"domain {domain_id!r} not found")
         return row
 
-    def find(self, account: Account, domain: str) -> dict[str, Any] | None:
-        return self._store.row(
-            "SELECT * FROM domains WHERE account_id = ? AND domain = ?", [account.id, domain]
-        )
+    def find(self, account: Account, domain: str) -> DomainRow | None:
+        return domains.find_domain(self._store, account.id, domain)
 
-    def list_page(
-        self, account: Account, page: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        total = self._store.scalar(
-            "SELECT count(*) FROM domains WHERE account_id = ?", [account.id]
-        )
-        rows = self._store.rows(
-            "SELECT * FROM domains WHERE account_id = ? ORDER BY created_at DESC, rowid DESC "
-            "LIMIT ? OFFSET ?",
-            [account.id, limit, (page - 1) * limit],
-        )
-        return rows, int(total)
+    def list_page(self, account: Account, page: int, limit: int) -> tuple[list[DomainRow], int]:
+        return domains.domain_page(self._store, account.id, limit=limit, offset=(page - 1) * limit)
 
     # -- writes ----------------------------------------------------------------------------
-    def create(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, account: Account, body: dict[str, Any]) -> DomainRow:
         validation.check_fields(body, {"domain"}, required=("domain",))
         domain = validation.domain_name(body["domain"])
         self._refuse_shared(domain)
@@ -156,26 +142,26 @@ class Domains:
         if domain == shared or domain.endswith("." + shared):
             raise Conflict(f"{domain} belongs to the sandbox's shared development domain {shared}")
 
-    def _insert(self, account: Account, domain: str, *, verified: bool) -> dict[str, Any]:
+    def _insert(self, account: Account, domain: str, *, verified: bool) -> DomainRow:
         private_pem, public_b64 = _generate_dkim_key()
         now = format_time(self._clock.now(account.id))
         state = "verified" if verified else "pending"
-        row = {
-            "id": new_id("dom"),
-            "account_id": account.id,
-            "domain": domain,
-            "status": state,
-            "selector": DKIM_SELECTOR,
-            "dkim_private_key": private_pem,
-            "dkim_public_key": public_b64,
-            "record_status": json.dumps({purpose: state for purpose in PURPOSES}),
-            "created_at": now,
-            "verified_at": now if verified else None,
-        }
-        with self._store.write() as db:
+        row = DomainRow(
+            id=new_id("dom"),
+            account_id=account.id,
+            domain=domain,
+            status=state,
+            selector=DKIM_SELECTOR,
+            dkim_private_key=private_pem,
+            dkim_public_key=public_b64,
+            record_status={purpose: state for purpose in PURPOSES},
+            created_at=now,
+            verified_at=now if verified else None,
+        )
+        with self._store.write():
             if self.find(account, domain):  # lost a race with a concurrent create
                 raise Conflict(f"domain {domain} is already registered in this account")
-            db.table("domains").insert(row)
+            domains.insert_domain(self._store, row)
         return row
 
     def require_for_inbox(self, account: Account, domain: str) -> None:
@@ -198,7 +184,7 @@ class Domains:
         if reason is not None:
             raise refusal(reason)
 
-    def verify(self, account: Account, domain_id: str) -> tuple[dict[str, Any], dict[str, bool]]:
+    def verify(self, account: Account, domain_id: str) -> tuple[DomainRow, dict[str, bool]]:
         """Check the domain's records; returns the updated row and each purpose's result."""
         row = self.get(account, domain_id)
         if self._config.domain_policy == "auto":
@@ -213,54 +199,46 @@ class Domains:
         verified_at = (
             row["verified_at"] if row["verified_at"] and required else (now if required else None)
         )
-        with self._store.write() as db:
-            db.table("domains").update(
-                domain_id,
-                {
-                    "status": status,
-                    "record_status": json.dumps(record_status),
-                    "verified_at": verified_at,
-                },
-            )
+        domains.set_verification(
+            self._store,
+            domain_id,
+            status=status,
+            record_status=record_status,
+            verified_at=verified_at,
+        )
         return self.get(account, domain_id), results
 
-    def delete(self, account: Account, domain_id: str) -> dict[str, Any]:
-        with self._store.write() as db:
+    def delete(self, account: Account, domain_id: str) -> DomainRow:
+        with self._store.write():
             row = self.get(account, domain_id)
-            in_use = self._store.scalar(
-                "SELECT count(*) FROM inboxes WHERE account_id = ? AND domain = ? "
-                "AND status = 'active'",
-                [account.id, row["domain"]],
-            )
+            in_use = inboxes.count_active_on_domain(self._store, account.id, row["domain"])
             if in_use:
                 raise Conflict(
                     f"domain {row['domain']} is used by {in_use} active inbox(es); "
                     "disable them first",
                     details={"active_inboxes": in_use},
                 )
-            db.execute("DELETE FROM domains WHERE id = ?", [domain_id])
+            domains.delete_domain(self._store, domain_id)
         return row
 
     # -- the sandbox's DNS table --------------------------------------------------------------
     def publish_records(self, account: Account, records: list[dict[str, Any]]) -> None:
-        with self._store.write() as db:
-            for record in records:
-                db.table("dns_records").insert(
-                    {
-                        "account_id": account.id,
-                        "type": record["type"],
-                        "name": normalize_name(record["name"]),
-                        "value": record["value"],
-                        "priority": record.get("priority"),
-                    }
+        domains.insert_records(
+            self._store,
+            account.id,
+            [
+                DnsRecordRow(
+                    type=record["type"],
+                    name=normalize_name(record["name"]),
+                    value=record["value"],
+                    priority=record.get("priority"),
                 )
-
-    def published_records(self, account: Account) -> list[dict[str, Any]]:
-        return self._store.rows(
-            "SELECT type, name, value, priority FROM dns_records WHERE account_id = ? ORDER BY id",
-            [account.id],
+                for record in records
+            ],
         )
 
+    def published_records(self, account: Account) -> list[DnsRecordRow]:
+        return domains.account_records(self._store, account.id)
+
     def clear_records(self, account: Account) -> int:
-        with self._store.write() as db:
-            return db.execute("DELETE FROM dns_records WHERE account_id = ?", [account.id]).rowcount
+        return domains.delete_records(self._store, account.id)

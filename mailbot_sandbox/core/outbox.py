@@ -5,24 +5,12 @@ Nothing ever leaves the machine; each such send is kept here for tests to assert
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
-from mailbot_sandbox.store import Store
-
-_SELECT = (
-    "SELECT c.id, c.inbox_id, c.message_id, c.mail_from, c.recipients, c.created_at, "
-    "c.raw_id, m.subject, m.body_text, m.body_html, m.to_addresses, m.cc_addresses, "
-    "m.size FROM captured c JOIN messages m ON m.id = c.message_id"
-)
-
-
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    for name in ("recipients", "to_addresses", "cc_addresses"):
-        row[name] = json.loads(row[name])
-    return row
+from mailbot_sandbox.store import Store, messages, outbox
+from mailbot_sandbox.store.outbox import CapturedRow
 
 
 class Outbox:
@@ -37,53 +25,39 @@ class Outbox:
         limit: int,
         to: str | None = None,
         inbox_id: str | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[CapturedRow], int]:
         """Newest first; ``to`` matches one recipient exactly (case-insensitive)."""
-        where, params = ["c.account_id = ?"], [account.id]
-        if inbox_id:
-            where.append("c.inbox_id = ?")
-            params.append(inbox_id)
-        if to:
-            where.append(
-                "EXISTS (SELECT 1 FROM json_each(c.recipients) WHERE json_each.value = lower(?))"
-            )
-            params.append(to.strip())
-        clause = " AND ".join(where)
-        total = self._store.scalar(f"SELECT count(*) FROM captured c WHERE {clause}", params)
-        rows = self._store.rows(
-            f"{_SELECT} WHERE {clause} ORDER BY c.rowid DESC LIMIT ? OFFSET ?",
-            [*params, limit, (page - 1) * limit],
+        return outbox.captured_page(
+            self._store,
+            account.id,
+            limit=limit,
+            offset=(page - 1) * limit,
+            to=to.strip() if to else None,
+            inbox_id=inbox_id,
         )
-        return [_decode(r) for r in rows], int(total)
 
-    def get(self, account: Account, captured_id: str) -> dict[str, Any]:
-        row = self._store.row(
-            f"{_SELECT} WHERE c.id = ? AND c.account_id = ?", [captured_id, account.id]
-        )
+    def get(self, account: Account, captured_id: str) -> CapturedRow:
+        row = outbox.get_captured(self._store, account.id, captured_id)
         if row is None:
             raise NotFound(f"captured message {captured_id!r} not found")
-        return _decode(row)
+        return row
 
     def raw(self, account: Account, captured_id: str) -> bytes:
-        row = self.get(account, captured_id)
-        return bytes(self._store.scalar("SELECT data FROM blobs WHERE id = ?", [row["raw_id"]]))
+        return messages.raw_bytes(self._store, self.get(account, captured_id)["raw_id"])
 
 
-def outbox_json(row: dict[str, Any]) -> dict[str, Any]:
+def outbox_json(row: CapturedRow) -> dict[str, Any]:
     return {
-        key: row[key]
-        for key in (
-            "id",
-            "inbox_id",
-            "message_id",
-            "mail_from",
-            "recipients",
-            "to_addresses",
-            "cc_addresses",
-            "subject",
-            "body_text",
-            "body_html",
-            "size",
-            "created_at",
-        )
+        "id": row["id"],
+        "inbox_id": row["inbox_id"],
+        "message_id": row["message_id"],
+        "mail_from": row["mail_from"],
+        "recipients": row["recipients"],
+        "to_addresses": row["to_addresses"],
+        "cc_addresses": row["cc_addresses"],
+        "subject": row["subject"],
+        "body_text": row["body_text"],
+        "body_html": row["body_html"],
+        "size": row["size"],
+        "created_at": row["created_at"],
     }

@@ -7,23 +7,17 @@ new thread. Mail between two sandbox inboxes therefore makes one thread in each.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Any
 
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.mail.text import normalize_subject
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, threads
+from mailbot_sandbox.store.threads import ThreadRow
 
 SUBJECT_WINDOW = timedelta(days=7)
-
-
-def decode_thread(row: dict[str, Any]) -> dict[str, Any]:
-    row["participants"] = json.loads(row["participants"])
-    return row
 
 
 class Threads:
@@ -45,22 +39,15 @@ class Threads:
         for header in [in_reply_to, *reversed(references)]:
             if not header:
                 continue
-            found = conn.execute(
-                "SELECT thread_id FROM messages WHERE inbox_id = ? AND message_id_header = ? "
-                "ORDER BY seq DESC LIMIT 1",
-                [inbox_id, header],
-            ).fetchone()
+            found = threads.thread_of_header(conn, inbox_id, header)
             if found:
-                return str(found[0])
+                return found
         normalized = normalize_subject(subject)
         if not normalized:
             return None
-        found = conn.execute(
-            "SELECT id FROM threads WHERE inbox_id = ? AND normalized_subject = ? "
-            "AND last_message_at >= ? ORDER BY last_message_at DESC LIMIT 1",
-            [inbox_id, normalized, format_time(now - SUBJECT_WINDOW)],
-        ).fetchone()
-        return str(found[0]) if found else None
+        return threads.thread_of_subject(
+            conn, inbox_id, normalized, format_time(now - SUBJECT_WINDOW)
+        )
 
     def add_message(
         self,
@@ -76,69 +63,36 @@ class Threads:
         """Create the thread (when ``thread_id`` is None) or count one more message in it."""
         if thread_id is None:
             thread_id = new_id("thr")
-            conn.execute(
-                "INSERT INTO threads (id, account_id, inbox_id, subject, normalized_subject, "
-                "participants, message_count, created_at, last_message_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                [
-                    thread_id,
-                    account_id,
-                    inbox_id,
-                    subject,
-                    normalize_subject(subject),
-                    json.dumps(sorted(set(participants))),
-                    created_at,
-                    created_at,
-                ],
+            threads.insert_thread(
+                conn,
+                thread_id,
+                account_id=account_id,
+                inbox_id=inbox_id,
+                subject=subject,
+                normalized_subject=normalize_subject(subject),
+                participants=sorted(set(participants)),
+                created_at=created_at,
             )
             return thread_id
-        row = conn.execute("SELECT participants FROM threads WHERE id = ?", [thread_id]).fetchone()
-        known = set(json.loads(row[0])) if row else set()
-        merged = sorted(known | set(participants))
-        conn.execute(
-            "UPDATE threads SET message_count = message_count + 1, last_message_at = "
-            "max(last_message_at, ?), participants = ? WHERE id = ?",
-            [created_at, json.dumps(merged), thread_id],
+        known = set(threads.thread_participants(conn, thread_id))
+        threads.count_message(
+            conn,
+            thread_id,
+            created_at=created_at,
+            participants=sorted(known | set(participants)),
         )
         return thread_id
 
     # -- reads ---------------------------------------------------------------------------------
     def list_page(
         self, account: Account, inbox_id: str, page: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        total = self._store.scalar(
-            "SELECT count(*) FROM threads WHERE inbox_id = ? AND account_id = ?",
-            [inbox_id, account.id],
+    ) -> tuple[list[ThreadRow], int]:
+        return threads.thread_page(
+            self._store, account.id, inbox_id, limit=limit, offset=(page - 1) * limit
         )
-        rows = self._store.rows(
-            "SELECT * FROM threads WHERE inbox_id = ? AND account_id = ? "
-            "ORDER BY last_message_at DESC, rowid DESC LIMIT ? OFFSET ?",
-            [inbox_id, account.id, limit, (page - 1) * limit],
-        )
-        return self._with_labels([decode_thread(r) for r in rows]), int(total)
 
-    def get(self, account: Account, inbox_id: str, thread_id: str) -> dict[str, Any]:
-        row = self._store.row(
-            "SELECT * FROM threads WHERE id = ? AND inbox_id = ? AND account_id = ?",
-            [thread_id, inbox_id, account.id],
-        )
+    def get(self, account: Account, inbox_id: str, thread_id: str) -> ThreadRow:
+        row = threads.get_thread(self._store, account.id, inbox_id, thread_id)
         if row is None:
             raise NotFound(f"thread {thread_id!r} not found in inbox {inbox_id!r}")
-        return self._with_labels([decode_thread(row)])[0]
-
-    def _with_labels(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """A thread's labels are the union of its messages' labels."""
-        if not rows:
-            return rows
-        marks = ",".join("?" * len(rows))
-        found = self._store.rows(
-            f"SELECT DISTINCT m.thread_id AS thread_id, j.value AS label FROM messages m, "
-            f"json_each(m.labels) j WHERE m.thread_id IN ({marks}) ORDER BY j.value",
-            [r["id"] for r in rows],
-        )
-        labels: dict[str, list[str]] = {}
-        for item in found:
-            labels.setdefault(item["thread_id"], []).append(item["label"])
-        for row in rows:
-            row["labels"] = labels.get(row["id"], [])
-        return rows
+        return row

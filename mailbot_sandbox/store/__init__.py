@@ -1,4 +1,5 @@
-"""SQLite storage: one connection behind a lock, migrations at start-up."""
+"""SQLite storage and the package's only SQL: one connection behind a lock, migrations at
+start-up, and one module per table family returning typed rows."""
 
 from mailbot_sandbox.store.db import Store
 
