@@ -185,7 +185,7 @@ def mailbot(mailbot_sandbox: MailbotSandbox) -> MailbotClient:
 def _username() -> str:
     """A readable, unique username such as ``maria.lopez.3f9a1c2e``.
 
-    Faker's name lists, without building a whole Faker (a quarter second per worker).
+    Faker's name lists, without building a whole Faker (slow, and paid by every worker).
     """
     import random
 

@@ -24,7 +24,7 @@ PURPOSES = ("spf", "dkim", "dmarc", "mx")
 
 def _generate_dkim_key() -> tuple[str, str]:
     """A fresh RSA-2048 key: (private PEM, public key base64 DER for the ``p=`` tag)."""
-    # Imported here: cryptography costs ~60 ms to import, and most sessions make no domain.
+    # Imported here: cryptography is slow to import, and most sessions make no domain.
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 

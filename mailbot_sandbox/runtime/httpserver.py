@@ -2,7 +2,7 @@
 
 Werkzeug's development server closes every connection after its response, so each request
 from a pooled client (requests, httpx, the SDK) paid a new TCP connection and a new thread:
-about 2 ms of the 3 ms a small request took. It does so for one reason: after a response it
+most of the time a small request took. It does so for one reason: after a response it
 drains whatever the client still sends, which on a kept-alive connection could be the next
 request. Here each request's body stream ends at its ``Content-Length``, so that drain can
 only ever see the rest of the current body, and the connection stays open. A request with a
@@ -104,7 +104,7 @@ class KeepAliveHandler(WSGIRequestHandler):
 
     def parse_request(self) -> bool:
         """The standard library reads the header lines and then runs them through the email
-        package's feed parser, a fifth of a small API request's CPU. A plain HTTP/1.x request
+        package's feed parser, a large share of a small API request's CPU. A plain HTTP/1.x request
         has its headers split here instead; any other request line, or an oversized or
         folded header, takes the library's own path with its error answers."""
         words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()

@@ -154,7 +154,7 @@ class Retention:
 def _delete_victims(conn: sqlite3.Connection) -> int:
     """Delete the messages listed in ``temp.retention_victims`` and what hangs off them.
 
-    The erasing itself is the control plane's (:func:`~mailbot_sandbox.maintenance.
+    The erasing itself is the control plane's (:func:`~mailbot_sandbox.core.maintenance.
     erase_messages`: search rows, attachments, unused bytes); what is left to do here is what
     only a partial removal has: captures of pruned messages and the counters of the threads
     that keep some of their messages. Returns how many (emptied) threads were removed.

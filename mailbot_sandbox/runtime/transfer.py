@@ -4,7 +4,7 @@ Messages travel as the exact bytes the sandbox stored, so export, import and exp
 gives the same bytes. The mbox flavour is *mboxrd*: a line of a message that starts with
 ``From `` (after any number of ``>``) gets one more ``>``, which reading takes off again, and
 each message is followed by one newline. Import delivers every message through
-:meth:`~mailbot_sandbox.delivery.Delivery.inject`, the domain layer's path for mail that
+:meth:`~mailbot_sandbox.core.delivery.Delivery.inject`, the domain layer's path for mail that
 arrives from outside, so the inbox's rules and threading apply as for SMTP.
 """
 

@@ -1,9 +1,10 @@
 """The one gateway to SQLite.
 
-Every thread (HTTP workers, the SMTP loop, webhook workers) shares one connection behind a
-re-entrant lock: SQLite serializes writers anyway, and a single connection keeps ``:memory:``
-databases and read-your-writes simple. Writes go through :meth:`Store.write`: all or nothing,
-and serialized with any other sandbox process using the same database file.
+Every thread of a process (the HTTP server's, the SMTP loop, retention) shares one
+connection behind a re-entrant lock: SQLite serializes writers anyway, and a single
+connection keeps ``:memory:`` databases and read-your-writes simple. Writes go through
+:meth:`Store.write`: all or nothing, and serialized with any other sandbox process using the
+same database file.
 """
 
 from __future__ import annotations
