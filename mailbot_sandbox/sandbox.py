@@ -108,7 +108,7 @@ class Sandbox(Addresses):
         self.services = Services(
             self.config,
             forward=worker.peers.wake_others if worker else None,
-            on_park=worker.peers.park if worker else None,
+            on_wait=worker.peers.count_wait if worker else None,
             primary=primary,
             metrics=Metrics(worker.metrics_dir if worker else None),
         )

@@ -355,7 +355,7 @@ class Messages:
             where.append(self._after_clause(account, inbox_id, after, params))
         sql = f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT 1"
         deadline = time.monotonic() + timeout_ms / 1000
-        with self._notifier.parked():
+        with self._notifier.waiting():
             while True:
                 seen = self._notifier.version(inbox_id)
                 row = self._store.row(sql, params)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 class Notifier:
     """:param forward: also called with every :meth:`publish` (the sandbox's other processes).
-    :param on_park: called with +1 when a waiter starts (before its first query) and -1 when
+    :param on_wait: called with +1 when a waiter starts (before its first query) and -1 when
         it ends, so other processes can skip telling this one when nobody here waits.
     :param on_block: called with +1 when a waiter blocks in :meth:`wait` (only a publish or
         its timeout can release it now) and -1 when it is released: the parked-waits gauge.
@@ -24,11 +24,11 @@ class Notifier:
     def __init__(
         self,
         forward: Callable[[list[str]], None] | None = None,
-        on_park: Callable[[int], None] | None = None,
+        on_wait: Callable[[int], None] | None = None,
         on_block: Callable[[int], None] | None = None,
     ) -> None:
         self._forward = forward
-        self._on_park = on_park
+        self._on_wait = on_wait
         self._on_block = on_block
         self._lock = threading.Lock()
         self._versions: dict[str, int] = {}
@@ -40,15 +40,15 @@ class Notifier:
         return self._closed
 
     @contextmanager
-    def parked(self) -> Iterator[None]:
-        """Wrap a whole wait, its queries included, in this."""
-        if self._on_park is not None:
-            self._on_park(1)
+    def waiting(self) -> Iterator[None]:
+        """Wrap a whole wait, its queries included, in this (the ``on_wait`` count)."""
+        if self._on_wait is not None:
+            self._on_wait(1)
         try:
             yield
         finally:
-            if self._on_park is not None:
-                self._on_park(-1)
+            if self._on_wait is not None:
+                self._on_wait(-1)
 
     def version(self, inbox_id: str) -> int:
         with self._lock:

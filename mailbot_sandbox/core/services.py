@@ -28,7 +28,7 @@ class Services:
 
     One process of several on a database file (see :mod:`mailbot_sandbox.runtime.processes`)
     passes the notifier's hooks to the others: ``forward`` gets the inbox ids of every
-    wake-up published here, ``on_park`` +1/-1 as a wait starts and ends (see
+    wake-up published here, ``on_wait`` +1/-1 as a wait starts and ends (see
     :class:`~mailbot_sandbox.core.notify.Notifier`). Only the ``primary`` process runs the
     background upkeep (WAL checkpoints, the search indexer), which the others would only
     duplicate. ``metrics`` is where this sandbox counts (a fresh one unless given).
@@ -39,7 +39,7 @@ class Services:
         config: Config,
         *,
         forward: Callable[[list[str]], None] | None = None,
-        on_park: Callable[[int], None] | None = None,
+        on_wait: Callable[[int], None] | None = None,
         primary: bool = True,
         metrics: Metrics | None = None,
     ) -> None:
@@ -51,7 +51,7 @@ class Services:
         self.domains = Domains(self.store, self.clock, config)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
         self.notifier = Notifier(
-            forward=forward, on_park=on_park, on_block=self.metrics.count_parked
+            forward=forward, on_wait=on_wait, on_block=self.metrics.count_parked
         )
         self.threads = Threads(self.store)
         self.search_index = SearchIndex(self.store, background=primary)

@@ -67,7 +67,7 @@ class Peers:
         self._thread.start()
 
     # -- sending --------------------------------------------------------------------------------
-    def park(self, delta: int) -> None:
+    def count_wait(self, delta: int) -> None:
         """Count a wait of this worker starting (+1) or ending (-1)."""
         with self._parked_lock:
             self._waits[self.index] += delta
