@@ -233,17 +233,14 @@ def _data_command(args: argparse.Namespace) -> int:
 
 def _reset(services: Services, key: str | None) -> int:
     """Erase one account's data (``key``) or every account's; the accounts themselves stay."""
-    from mailbot_sandbox.core.accounts import Account
+    from mailbot_sandbox.core.accounts import stored_accounts
     from mailbot_sandbox.core.maintenance import reset_account
     from mailbot_sandbox.runtime.transfer import find_account
 
     if key is not None:
         accounts = [find_account(services.store, key)]
     else:
-        accounts = [
-            Account(id=row["id"], short_id=row["short_id"])
-            for row in services.store.rows("SELECT id, short_id FROM accounts ORDER BY rowid")
-        ]
+        accounts = stored_accounts(services.store)
     messages = inboxes = 0
     for account in accounts:
         counts = reset_account(services.store, account)

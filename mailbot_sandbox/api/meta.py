@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, jsonify
 
 from mailbot_sandbox import __version__
 from mailbot_sandbox.api.errors import error_response
+from mailbot_sandbox.core.maintenance import database_state, store_totals
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.metrics import CONTENT_TYPE
 
@@ -28,11 +28,7 @@ def ready() -> Response:
     503 with the error envelope (``not_ready``, the failing checks in ``details``) otherwise.
     """
     services: Services = current_app.extensions["mailbot"]
-    checks = {"database": "ok"}
-    try:
-        services.store.scalar("SELECT count(*) FROM migrations")
-    except sqlite3.Error as exc:
-        checks["database"] = f"error: {exc}"
+    checks = {"database": database_state(services.store)}
     probe: Callable[[], dict[str, str]] | None = current_app.extensions.get("mailbot.readiness")
     if probe is not None:
         checks.update(probe())
@@ -46,13 +42,10 @@ def ready() -> Response:
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     """Counters in the Prometheus text format, plus what the store holds right now."""
-    store = current_app.extensions["mailbot"].store
+    totals = store_totals(current_app.extensions["mailbot"].store)
     gauges = {
-        "stored_messages": (
-            "Messages held in the store",
-            store.scalar("SELECT count(*) FROM messages"),
-        ),
-        "inboxes": ("Inboxes of every account", store.scalar("SELECT count(*) FROM inboxes")),
+        "stored_messages": ("Messages held in the store", totals["messages"]),
+        "inboxes": ("Inboxes of every account", totals["inboxes"]),
     }
     body = current_app.extensions["mailbot"].metrics.render(gauges)
     return Response(body, content_type=CONTENT_TYPE)

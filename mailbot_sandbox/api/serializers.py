@@ -24,7 +24,7 @@ INBOX_KEYS = (
 )
 
 
-def inbox_json(row: dict[str, Any]) -> dict[str, Any]:
+def inbox_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return {key: row.get(key, 0 if key.endswith("_count") else None) for key in INBOX_KEYS}
 
 

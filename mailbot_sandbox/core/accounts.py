@@ -44,6 +44,17 @@ class Account:
     short_id: str
 
 
+def stored_accounts(store: Store) -> list[Account]:
+    """Every account of the store, oldest first."""
+    return [Account(id=row["id"], short_id=row["short_id"]) for row in accounts.all_accounts(store)]
+
+
+def stored_account(store: Store, key: str) -> Account | None:
+    """The account of an API key in the store, or None when the key was never used."""
+    row = accounts.account_by_key_hash(store, key_hash(key))
+    return Account(id=row["id"], short_id=row["short_id"]) if row else None
+
+
 class Accounts:
     """Turns an ``Authorization`` header into an :class:`Account`."""
 

@@ -7,7 +7,6 @@ stored when a rule refuses.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core import send_fields
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
-from mailbot_sandbox.core.inboxes import Inboxes
+from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.policy import (
     NoRecipientLeft,
@@ -37,7 +36,7 @@ from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.mail.parse import parse_message
 from mailbot_sandbox.mail.text import reply_subject
 from mailbot_sandbox.metrics import Metrics
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, outbox, sends
 
 SEND_FIELDS = (
     "to",
@@ -83,7 +82,7 @@ class Sent:
     message_id: str
 
 
-def check_can_send(inbox: dict[str, Any]) -> None:
+def check_can_send(inbox: InboxRow) -> None:
     """Raise :class:`~mailbot_sandbox.errors.Refused` unless the inbox may send now."""
     reason = may_send(inbox)
     if reason is not None:
@@ -116,7 +115,7 @@ class Delivery:
         except Refused as exc:
             return exc.reason
 
-    def smtp_targets(self, recipients: list[str]) -> list[dict[str, Any]]:
+    def smtp_targets(self, recipients: list[str]) -> list[InboxRow]:
         """The inboxes that take mail for these recipients now (one per address accepted at
         RCPT that is still active and may receive)."""
         targets = []
@@ -135,7 +134,7 @@ class Delivery:
         recipients: list[str],
         raw: bytes,
         content: ParsedMail | None = None,
-        targets: list[dict[str, Any]] | None = None,
+        targets: list[InboxRow] | None = None,
     ) -> Received | NoRecipientLeft:
         """Store a received message once per recipient inbox; the stored copies, or why none
         was stored.
@@ -259,7 +258,7 @@ class Delivery:
         self._metrics.messages_received.inc()
         return row
 
-    def _injected_bytes(self, inbox: dict[str, Any], body: dict[str, Any]) -> bytes:
+    def _injected_bytes(self, inbox: InboxRow, body: dict[str, Any]) -> bytes:
         if "raw" in body:
             return validation.string(
                 body["raw"], "raw", max_length=10**9, allow_empty=False
@@ -284,7 +283,7 @@ class Delivery:
     def _compose_and_send(
         self,
         account: Account,
-        inbox: dict[str, Any],
+        inbox: InboxRow,
         body: dict[str, Any],
         *,
         to: list[str],
@@ -398,19 +397,16 @@ class Delivery:
                 elif _STATUS_RANK[outcome] > _STATUS_RANK[status]:
                     status = outcome
             if external:
-                conn.execute(
-                    "INSERT INTO captured (id, account_id, inbox_id, message_id, mail_from, "
-                    "recipients, raw_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        new_id("out"),
-                        account.id,
-                        inbox_id,
-                        sent["id"],
-                        inbox["address"],
-                        _json(external),
-                        raw_id,
-                        sent["created_at"],
-                    ],
+                outbox.insert_captured(
+                    conn,
+                    new_id("out"),
+                    account_id=account.id,
+                    inbox_id=inbox_id,
+                    message_id=sent["id"],
+                    mail_from=inbox["address"],
+                    recipients=external,
+                    raw_id=raw_id,
+                    created_at=sent["created_at"],
                 )
             if status != "sent":
                 self._messages.set_status(conn, sent["id"], status)
@@ -424,7 +420,7 @@ class Delivery:
     def _inbound_copy(
         self,
         conn: sqlite3.Connection,
-        inbox: dict[str, Any],
+        inbox: InboxRow,
         content: ParsedMail,
         raw_id: int,
         size: int,
@@ -469,23 +465,12 @@ class Delivery:
         touched.append(inbox["id"])
         return "delivered"
 
-    def _count_send(
-        self, conn: sqlite3.Connection, account: Account, inbox: dict[str, Any]
-    ) -> None:
+    def _count_send(self, conn: sqlite3.Connection, account: Account, inbox: InboxRow) -> None:
         now = self._clock.now(account.id)
         day = utc_day(now)
-        found = conn.execute(
-            "SELECT count FROM send_counts WHERE inbox_id = ? AND day = ?", [inbox["id"], day]
-        ).fetchone()
-        over = within_daily_limit(inbox, found[0] if found else 0, seconds_to_midnight(now))
+        over = within_daily_limit(
+            inbox, sends.sends_on(conn, inbox["id"], day), seconds_to_midnight(now)
+        )
         if over is not None:
             raise refusal(over)
-        conn.execute(
-            "INSERT INTO send_counts (inbox_id, day, count) VALUES (?, ?, 1) "
-            "ON CONFLICT (inbox_id, day) DO UPDATE SET count = count + 1",
-            [inbox["id"], day],
-        )
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value)
+        sends.count_send(conn, inbox["id"], day)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mailbot_sandbox.config import Config
@@ -13,7 +12,8 @@ from mailbot_sandbox.core.domains import Domains
 from mailbot_sandbox.core.policy import AmbiguousRecipient, refusal
 from mailbot_sandbox.errors import Conflict, InvalidRequest, NotFound
 from mailbot_sandbox.ids import format_time, new_id
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, inboxes
+from mailbot_sandbox.store.inboxes import InboxRow, InboxWithCounts
 
 PERMISSIONS = ("send", "receive", "search")
 STATUSES = ("active", "disabled", "suspended")
@@ -21,13 +21,6 @@ DEFAULT_DAILY_SEND_LIMIT = 250
 MAX_DAILY_SEND_LIMIT = 10_000
 CREATE_FIELDS = ("username", "domain", "display_name", "daily_send_limit", "permissions", "labels")
 UPDATE_FIELDS = ("display_name", "daily_send_limit", "permissions", "status", "labels")
-
-
-def decode(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored inbox row with its JSON columns turned back into lists."""
-    row["permissions"] = json.loads(row["permissions"])
-    row["labels"] = json.loads(row["labels"])
-    return row
 
 
 class Inboxes:
@@ -40,21 +33,19 @@ class Inboxes:
         self._config = config
 
     # -- reads -----------------------------------------------------------------------------
-    def get(self, account: Account, inbox_id: str) -> dict[str, Any]:
+    def get(self, account: Account, inbox_id: str) -> InboxWithCounts:
         """The inbox with its live counters (what the API shows); NotFound when it is not this
         account's. Internal checks use :meth:`row`, which skips the counting."""
         return self._with_counters(account, [self.row(account, inbox_id)])[0]
 
-    def row(self, account: Account, inbox_id: str) -> dict[str, Any]:
+    def row(self, account: Account, inbox_id: str) -> InboxRow:
         """The stored inbox without counters; NotFound when it is not this account's."""
-        row = self._store.row(
-            "SELECT * FROM inboxes WHERE id = ? AND account_id = ?", [inbox_id, account.id]
-        )
+        row = inboxes.get_inbox(self._store, account.id, inbox_id)
         if row is None:
             raise NotFound(f"inbox {inbox_id!r} not found")
-        return decode(row)
+        return row
 
-    def find_by_address(self, address: str, account_id: str | None = None) -> dict[str, Any] | None:
+    def find_by_address(self, address: str, account_id: str | None = None) -> InboxRow | None:
         """The inbox mail to ``address`` (case-insensitive) goes to, from any account.
 
         Shared-domain addresses carry their account and are unique; a custom-domain address
@@ -65,15 +56,13 @@ class Inboxes:
             Refused: :class:`~mailbot_sandbox.core.policy.AmbiguousRecipient`, several other
                 accounts hold the address.
         """
-        rows = self._store.committed_rows(
-            "SELECT * FROM inboxes WHERE address = ? LIMIT 50", [address.strip().lower()]
-        )
+        rows = inboxes.inboxes_at(self._store, address.strip().lower())
         preferred = [r for r in rows if r["account_id"] == account_id]
         if preferred:
-            return decode(preferred[0])
+            return preferred[0]
         if len(rows) > 1:
             raise refusal(AmbiguousRecipient(address, len(rows)))
-        return decode(rows[0]) if rows else None
+        return rows[0] if rows else None
 
     def list_page(
         self,
@@ -83,52 +72,24 @@ class Inboxes:
         limit: int,
         status: str | None = None,
         domain: str | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        where, params = ["account_id = ?"], [account.id]
-        if status is not None:
-            where.append("status = ?")
-            params.append(validation.choices(status, "status", STATUSES))
-        if domain is not None:
-            where.append("domain = ?")
-            params.append(domain.strip().lower())
-        clause = " AND ".join(where)
-        total = self._store.scalar(f"SELECT count(*) FROM inboxes WHERE {clause}", params)
-        rows = self._store.rows(
-            f"SELECT * FROM inboxes WHERE {clause} ORDER BY created_at DESC, rowid DESC "
-            "LIMIT ? OFFSET ?",
-            [*params, limit, (page - 1) * limit],
+    ) -> tuple[list[InboxWithCounts], int]:
+        rows, total = inboxes.inbox_page(
+            self._store,
+            account.id,
+            limit=limit,
+            offset=(page - 1) * limit,
+            status=None if status is None else validation.choices(status, "status", STATUSES),
+            domain=None if domain is None else domain.strip().lower(),
         )
-        return self._with_counters(account, [decode(r) for r in rows]), int(total)
+        return self._with_counters(account, rows), total
 
-    def _with_counters(self, account: Account, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not rows:
-            return rows
-        day = utc_day(self._clock.now(account.id))
-        ids = [row["id"] for row in rows]
-        marks = ",".join("?" * len(ids))
-        found = self._store.rows(
-            f"SELECT inbox_id, count FROM send_counts WHERE day = ? AND inbox_id IN ({marks})",
-            [day, *ids],
-        )
-        sends = {r["inbox_id"]: r["count"] for r in found}
-        messages = self._counts("messages", marks, ids)
-        threads = self._counts("threads", marks, ids)
-        for row in rows:
-            row["sends_today"] = sends.get(row["id"], 0)
-            row["message_count"] = messages.get(row["id"], 0)
-            row["thread_count"] = threads.get(row["id"], 0)
-        return rows
-
-    def _counts(self, table: str, marks: str, ids: list[str]) -> dict[str, int]:
-        found = self._store.rows(
-            f"SELECT inbox_id, count(*) AS n FROM {table} WHERE inbox_id IN ({marks}) "
-            "GROUP BY inbox_id",
-            ids,
-        )
-        return {r["inbox_id"]: r["n"] for r in found}
+    def _with_counters(self, account: Account, rows: list[InboxRow]) -> list[InboxWithCounts]:
+        day = utc_day(self._clock.now(account.id)) if rows else ""
+        counts = inboxes.inbox_counts(self._store, [row["id"] for row in rows], day)
+        return [InboxWithCounts(**row, **counts[row["id"]]) for row in rows]
 
     # -- writes ----------------------------------------------------------------------------
-    def create(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, account: Account, body: dict[str, Any]) -> InboxWithCounts:
         """Validate and store a new inbox.
 
         Raises:
@@ -149,27 +110,22 @@ class Inboxes:
         else:
             address = f"{username}@{domain}"
         now = format_time(self._clock.now(account.id))
-        row = {
-            "id": new_id("inb"),
-            "account_id": account.id,
-            "address": address,
-            "username": username,
-            "display_name": fields.get("display_name"),
-            "domain": domain,
-            "status": "active",
-            "permissions": json.dumps(fields.get("permissions", list(PERMISSIONS))),
-            "daily_send_limit": fields.get("daily_send_limit", DEFAULT_DAILY_SEND_LIMIT),
-            "labels": json.dumps(fields.get("labels", [])),
-            "created_at": now,
-            "updated_at": now,
-        }
-        with self._store.write() as db:
-            taken = db.execute(
-                "SELECT 1 FROM inboxes WHERE account_id = ? AND address = ?", [account.id, address]
-            ).fetchone()
-            if taken:
-                raise Conflict(f"address {address} already exists", details={"address": address})
-            db.table("inboxes").insert(row)
+        row = InboxRow(
+            id=new_id("inb"),
+            account_id=account.id,
+            address=address,
+            username=username,
+            display_name=fields.get("display_name"),
+            domain=domain,
+            status="active",
+            permissions=fields.get("permissions", list(PERMISSIONS)),
+            daily_send_limit=fields.get("daily_send_limit", DEFAULT_DAILY_SEND_LIMIT),
+            labels=fields.get("labels", []),
+            created_at=now,
+            updated_at=now,
+        )
+        if not inboxes.insert_inbox(self._store, row):
+            raise Conflict(f"address {address} already exists", details={"address": address})
         return self.get(account, row["id"])
 
     def _checked_fields(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +147,7 @@ class Inboxes:
             fields["status"] = validation.choices(body["status"], "status", STATUSES)
         return fields
 
-    def update(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, account: Account, inbox_id: str, body: dict[str, Any]) -> InboxWithCounts:
         """Change the fields of :data:`UPDATE_FIELDS` given in ``body``."""
         validation.check_fields(body, UPDATE_FIELDS)
         if "display_name" in body and body["display_name"] is None:
@@ -203,19 +159,15 @@ class Inboxes:
             fields = self._checked_fields(body)
         if not body:
             raise InvalidRequest(f"nothing to change; send any of {', '.join(UPDATE_FIELDS)}")
-        for name in ("permissions", "labels"):
-            if name in fields:
-                fields[name] = json.dumps(fields[name])
         return self._change(account, inbox_id, fields)
 
-    def set_status(self, account: Account, inbox_id: str, status: str) -> dict[str, Any]:
+    def set_status(self, account: Account, inbox_id: str, status: str) -> InboxWithCounts:
         return self._change(
             account, inbox_id, {"status": validation.choices(status, "status", STATUSES)}
         )
 
-    def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> InboxWithCounts:
         self.row(account, inbox_id)  # NotFound before anything changes
         fields["updated_at"] = format_time(self._clock.now(account.id))
-        with self._store.write() as db:
-            db.table("inboxes").update(inbox_id, fields)
+        inboxes.update_inbox(self._store, inbox_id, fields)
         return self.get(account, inbox_id)

@@ -15,17 +15,15 @@ thread goes too) and its raw bytes unless another copy of the message still uses
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.clock import Clock
-from mailbot_sandbox.core.maintenance import drop_unused_blobs, erase_messages
 from mailbot_sandbox.ids import format_time
 from mailbot_sandbox.metrics import Metrics
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, accounts, upkeep
 
 log = logging.getLogger("mailbot_sandbox.runtime.retention")
 
@@ -75,43 +73,15 @@ class Retention:
         if not self.enabled:
             return PruneResult()
         with self._store.write() as db:
-            conn = db.conn
-            conn.execute("DROP TABLE IF EXISTS temp.retention_victims")
-            conn.execute(
-                "CREATE TEMP TABLE retention_victims "
-                "(seq INTEGER PRIMARY KEY, reason TEXT NOT NULL)"
-            )
+            cutoffs = {}
             if self.max_age_days:
-                accounts = [row[0] for row in conn.execute("SELECT id FROM accounts")]
-                for account_id in accounts:
+                for account_id in accounts.all_account_ids(self._store):
                     cutoff = self._clock.now(account_id) - timedelta(days=self.max_age_days)
-                    conn.execute(
-                        "INSERT OR IGNORE INTO temp.retention_victims (seq, reason) "
-                        "SELECT seq, 'age' FROM messages WHERE account_id = ? AND created_at < ?",
-                        [account_id, format_time(cutoff)],
-                    )
-            if self.max_messages:
-                conn.execute(
-                    "INSERT OR IGNORE INTO temp.retention_victims (seq, reason) "
-                    "SELECT seq, 'count' FROM (SELECT seq, ROW_NUMBER() OVER "
-                    "(PARTITION BY inbox_id ORDER BY seq DESC) AS position FROM messages) "
-                    "WHERE position > ?",
-                    [self.max_messages],
-                )
-            by_reason = dict(
-                conn.execute(
-                    "SELECT reason, count(*) FROM temp.retention_victims GROUP BY reason"
-                ).fetchall()
-            )
-            if not by_reason:
-                conn.execute("DROP TABLE temp.retention_victims")
-                return PruneResult()
-            threads = _delete_victims(conn)
-        result = PruneResult(
-            by_age=by_reason.get("age", 0),
-            by_count=by_reason.get("count", 0),
-            threads=threads,
-        )
+                    cutoffs[account_id] = format_time(cutoff)
+            counts = upkeep.prune(db.conn, cutoffs, self.max_messages)
+        if not counts.by_age and not counts.by_count:
+            return PruneResult()
+        result = PruneResult(by_age=counts.by_age, by_count=counts.by_count, threads=counts.threads)
         if self._metrics is not None:
             self._metrics.retention_pruned_messages.inc(result.messages)
         log.info(
@@ -149,43 +119,3 @@ class Retention:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-
-
-def _delete_victims(conn: sqlite3.Connection) -> int:
-    """Delete the messages listed in ``temp.retention_victims`` and what hangs off them.
-
-    The erasing itself is the control plane's (:func:`~mailbot_sandbox.core.maintenance.
-    erase_messages`: search rows, attachments, unused bytes); what is left to do here is what
-    only a partial removal has: captures of pruned messages and the counters of the threads
-    that keep some of their messages. Returns how many (emptied) threads were removed.
-    """
-    victims = "SELECT seq FROM temp.retention_victims"
-    conn.execute("DROP TABLE IF EXISTS temp.retention_threads")
-    conn.execute(
-        "CREATE TEMP TABLE retention_threads AS "
-        f"SELECT DISTINCT thread_id AS id FROM messages WHERE seq IN ({victims})"
-    )
-    captured = conn.execute(
-        f"SELECT raw_id FROM captured WHERE message_id IN "
-        f"(SELECT id FROM messages WHERE seq IN ({victims}))"
-    ).fetchall()
-    conn.execute(
-        f"DELETE FROM captured WHERE message_id IN (SELECT id FROM messages WHERE seq IN "
-        f"({victims}))"
-    )
-    erase_messages(conn, f"seq IN ({victims})", [])
-    drop_unused_blobs(conn, [row[0] for row in captured])
-    conn.execute(
-        "UPDATE threads SET "
-        "message_count = (SELECT count(*) FROM messages m WHERE m.thread_id = threads.id), "
-        "last_message_at = coalesce((SELECT max(created_at) FROM messages m "
-        "WHERE m.thread_id = threads.id), last_message_at) "
-        "WHERE id IN (SELECT id FROM temp.retention_threads)"
-    )
-    threads = conn.execute(
-        "DELETE FROM threads WHERE id IN (SELECT id FROM temp.retention_threads) "
-        "AND message_count = 0"
-    ).rowcount
-    for table in ("retention_victims", "retention_threads"):
-        conn.execute(f"DROP TABLE temp.{table}")
-    return int(threads)

@@ -16,13 +16,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from mailbot_sandbox.core.accounts import Account, is_well_formed_key, key_hash
+from mailbot_sandbox.core.accounts import Account, is_well_formed_key, stored_account
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import SandboxError
 from mailbot_sandbox.ids import parse_time
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, inboxes, messages
+from mailbot_sandbox.store.inboxes import InboxName
+from mailbot_sandbox.store.messages import ExportedMessage
 
 FORMATS = ("eml", "mbox")
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
@@ -52,22 +53,19 @@ def find_account(store: Store, key: str) -> Account:
     """
     if not is_well_formed_key(key):
         raise TransferError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")
-    row = store.row("SELECT id, short_id FROM accounts WHERE key_hash = ?", [key_hash(key)])
-    if row is None:
+    account = stored_account(store, key)
+    if account is None:
         raise TransferError(f"no account in {store.path} uses that API key")
-    return Account(id=row["id"], short_id=row["short_id"])
+    return account
 
 
-def find_inbox(store: Store, account: Account, inbox: str) -> dict[str, Any]:
+def find_inbox(store: Store, account: Account, inbox: str) -> InboxName:
     """An inbox of ``account`` by id (``inb_...``) or address.
 
     Raises:
         TransferError: the account has no such inbox.
     """
-    row = store.row(
-        "SELECT id, address FROM inboxes WHERE account_id = ? AND (id = ? OR address = ?)",
-        [account.id, inbox, inbox.strip().lower()],
-    )
+    row = inboxes.inbox_by_id_or_address(store, account.id, inbox, inbox.strip().lower())
     if row is None:
         raise TransferError(f"inbox {inbox!r} not found in this account")
     return row
@@ -98,15 +96,8 @@ def export_mail(
     fmt = fmt or guess_format(dest)
     if fmt not in FORMATS:
         raise TransferError(f"format must be eml or mbox, got {fmt!r}")
-    where, params = "m.account_id = ?", [account.id]
-    if inbox is not None:
-        where += " AND m.inbox_id = ?"
-        params.append(find_inbox(store, account, inbox)["id"])
-    rows = store.rows(
-        "SELECT m.seq, m.id, m.inbox_id, i.address, m.from_address, m.created_at, m.raw_id "
-        f"FROM messages m JOIN inboxes i ON i.id = m.inbox_id WHERE {where} ORDER BY m.seq",
-        params,
-    )
+    inbox_id = find_inbox(store, account, inbox)["id"] if inbox is not None else None
+    rows = messages.export_listing(store, account.id, inbox_id)
     if fmt == "mbox":
         _export_mbox(store, rows, dest)
     else:
@@ -114,11 +105,7 @@ def export_mail(
     return ExportResult(len(rows), len({row["inbox_id"] for row in rows}), dest)
 
 
-def _raw(store: Store, raw_id: int) -> bytes:
-    return bytes(store.scalar("SELECT data FROM blobs WHERE id = ?", [raw_id]))
-
-
-def _export_eml(store: Store, rows: list[dict[str, Any]], dest: Path) -> None:
+def _export_eml(store: Store, rows: list[ExportedMessage], dest: Path) -> None:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise TransferError(f"{dest} already exists; export into a new or empty folder")
     try:
@@ -128,12 +115,14 @@ def _export_eml(store: Store, rows: list[dict[str, Any]], dest: Path) -> None:
             folder = dest / _UNSAFE_NAME.sub("_", row["address"])
             positions[row["inbox_id"]] = position = positions.get(row["inbox_id"], 0) + 1
             folder.mkdir(exist_ok=True)
-            (folder / f"{position:06d}-{row['id']}.eml").write_bytes(_raw(store, row["raw_id"]))
+            (folder / f"{position:06d}-{row['id']}.eml").write_bytes(
+                messages.raw_bytes(store, row["raw_id"])
+            )
     except OSError as exc:
         raise TransferError(f"cannot write {exc.filename or dest}: {exc.strerror}") from None
 
 
-def _export_mbox(store: Store, rows: list[dict[str, Any]], dest: Path) -> None:
+def _export_mbox(store: Store, rows: list[ExportedMessage], dest: Path) -> None:
     if dest.exists():
         raise TransferError(f"{dest} already exists; choose a new file name")
     try:
@@ -141,7 +130,7 @@ def _export_mbox(store: Store, rows: list[dict[str, Any]], dest: Path) -> None:
         with dest.open("xb") as out:
             for row in rows:
                 out.write(_from_line(row["from_address"], row["created_at"]))
-                out.write(_FROM_LINE.sub(rb">\1", _raw(store, row["raw_id"])))
+                out.write(_FROM_LINE.sub(rb">\1", messages.raw_bytes(store, row["raw_id"])))
                 out.write(b"\n")
     except OSError as exc:
         raise TransferError(f"cannot write {exc.filename or dest}: {exc.strerror}") from None

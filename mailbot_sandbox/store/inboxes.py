@@ -1,8 +1,150 @@
-"""The ``inboxes`` table."""
+"""The ``inboxes`` table, and the per-inbox counts shown beside it."""
 
 from __future__ import annotations
 
+import json
+from typing import Any, TypedDict
+
 from mailbot_sandbox.store.db import Store
+
+
+class InboxRow(TypedDict):
+    """A stored inbox, its permissions and labels decoded."""
+
+    id: str
+    account_id: str
+    address: str
+    username: str
+    display_name: str | None
+    domain: str
+    status: str
+    permissions: list[str]
+    daily_send_limit: int
+    labels: list[str]
+    created_at: str
+    updated_at: str
+
+
+class InboxName(TypedDict):
+    """An inbox's id and address."""
+
+    id: str
+    address: str
+
+
+class InboxCounts(TypedDict):
+    """What an inbox holds and has sent today."""
+
+    sends_today: int
+    message_count: int
+    thread_count: int
+
+
+# The columns ``update_inbox`` may change, each with how it is stored.
+_JSON_COLUMNS = frozenset({"permissions", "labels"})
+_UPDATABLE = frozenset(
+    {"display_name", "daily_send_limit", "permissions", "status", "labels", "updated_at"}
+)
+
+
+def _inbox(row: dict[str, Any]) -> InboxRow:
+    return InboxRow(
+        id=row["id"],
+        account_id=row["account_id"],
+        address=row["address"],
+        username=row["username"],
+        display_name=row["display_name"],
+        domain=row["domain"],
+        status=row["status"],
+        permissions=json.loads(row["permissions"]),
+        daily_send_limit=row["daily_send_limit"],
+        labels=json.loads(row["labels"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def get_inbox(store: Store, account_id: str, inbox_id: str) -> InboxRow | None:
+    """One inbox of an account, or None."""
+    row = store.row("SELECT * FROM inboxes WHERE id = ? AND account_id = ?", [inbox_id, account_id])
+    return _inbox(row) if row else None
+
+
+def inboxes_at(store: Store, address: str) -> list[InboxRow]:
+    """The inboxes (of any account, at most 50) at a lower-cased address, from committed data
+    only: routing mail must not wait for a writer."""
+    rows = store.committed_rows("SELECT * FROM inboxes WHERE address = ? LIMIT 50", [address])
+    return [_inbox(row) for row in rows]
+
+
+def inbox_by_id_or_address(
+    store: Store, account_id: str, inbox_id: str, address: str
+) -> InboxName | None:
+    """The inbox of an account with this id or this (lower-cased) address, or None."""
+    row = store.row(
+        "SELECT id, address FROM inboxes WHERE account_id = ? AND (id = ? OR address = ?)",
+        [account_id, inbox_id, address],
+    )
+    return InboxName(id=row["id"], address=row["address"]) if row else None
+
+
+def inbox_page(
+    store: Store,
+    account_id: str,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    domain: str | None = None,
+) -> tuple[list[InboxRow], int]:
+    """One page of an account's inboxes, newest first, and their total."""
+    where, params = ["account_id = ?"], [account_id]
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if domain is not None:
+        where.append("domain = ?")
+        params.append(domain)
+    clause = " AND ".join(where)
+    total = store.scalar(f"SELECT count(*) FROM inboxes WHERE {clause}", params)
+    rows = store.rows(
+        f"SELECT * FROM inboxes WHERE {clause} ORDER BY created_at DESC, rowid DESC "
+        "LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [_inbox(row) for row in rows], int(total)
+
+
+def inbox_counts(store: Store, inbox_ids: list[str], day: str) -> dict[str, InboxCounts]:
+    """For each inbox id: its sends on ``day`` (``YYYY-MM-DD``), messages and threads."""
+    if not inbox_ids:
+        return {}
+    marks = ",".join("?" * len(inbox_ids))
+    sends = {
+        r["inbox_id"]: r["count"]
+        for r in store.rows(
+            f"SELECT inbox_id, count FROM send_counts WHERE day = ? AND inbox_id IN ({marks})",
+            [day, *inbox_ids],
+        )
+    }
+    found: dict[str, dict[str, int]] = {}
+    for table in ("messages", "threads"):
+        found[table] = {
+            r["inbox_id"]: r["n"]
+            for r in store.rows(
+                f"SELECT inbox_id, count(*) AS n FROM {table} WHERE inbox_id IN ({marks}) "
+                "GROUP BY inbox_id",
+                inbox_ids,
+            )
+        }
+    return {
+        inbox_id: InboxCounts(
+            sends_today=sends.get(inbox_id, 0),
+            message_count=found["messages"].get(inbox_id, 0),
+            thread_count=found["threads"].get(inbox_id, 0),
+        )
+        for inbox_id in inbox_ids
+    }
 
 
 def count_active_on_domain(store: Store, account_id: str, domain: str) -> int:
@@ -14,3 +156,49 @@ def count_active_on_domain(store: Store, account_id: str, domain: str) -> int:
             [account_id, domain],
         )
     )
+
+
+def insert_inbox(store: Store, row: InboxRow) -> bool:
+    """Store a new inbox unless its account already has its address; False when it has."""
+    with store.write() as db:
+        if db.execute(
+            "SELECT 1 FROM inboxes WHERE account_id = ? AND address = ?",
+            [row["account_id"], row["address"]],
+        ).fetchone():
+            return False
+        db.execute(
+            "INSERT INTO inboxes (id, account_id, address, username, display_name, domain, "
+            "status, permissions, daily_send_limit, labels, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                row["id"],
+                row["account_id"],
+                row["address"],
+                row["username"],
+                row["display_name"],
+                row["domain"],
+                row["status"],
+                json.dumps(row["permissions"]),
+                row["daily_send_limit"],
+                json.dumps(row["labels"]),
+                row["created_at"],
+                row["updated_at"],
+            ],
+        )
+    return True
+
+
+def update_inbox(store: Store, inbox_id: str, fields: dict[str, Any]) -> None:
+    """Change some columns of an inbox (names from a fixed set; lists are encoded here)."""
+    unknown = set(fields) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"not an inbox column one may change: {sorted(unknown)}")
+    names = sorted(fields)
+    values = [json.dumps(fields[n]) if n in _JSON_COLUMNS else fields[n] for n in names]
+    assignments = ", ".join(f"{name} = ?" for name in names)
+    with store.write() as db:
+        db.execute(f"UPDATE inboxes SET {assignments} WHERE id = ?", [*values, inbox_id])
+
+
+class InboxWithCounts(InboxRow, InboxCounts):
+    """An inbox as the API shows it: the stored row and its counts."""
