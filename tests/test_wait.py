@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from mailbot_sandbox import Sandbox
+from mailbot_sandbox.core.notify import Notifier
 from tests.helpers import Api, send, smtp_message, wait_until_parked
 
 
@@ -126,3 +127,20 @@ def test_stopping_the_sandbox_releases_waiters(make_api) -> None:
         status, _ = future.result(timeout=15)
     assert status == 408
     assert time.monotonic() - started < 10
+
+
+def test_only_a_wait_blocked_for_a_wake_up_counts_as_parked() -> None:
+    parked: list[int] = []
+    notifier = Notifier(on_block=parked.append)
+    notifier.publish(["inb_a"])
+    assert notifier.wait("inb_a", seen=0, timeout=5)  # mail came before: no need to park
+    assert parked == []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        woken = pool.submit(notifier.wait, "inb_a", 1, 30)
+        deadline = time.monotonic() + 10
+        while sum(parked) < 1:  # the count is the signal a publish is sure to wake it
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        notifier.publish(["inb_a"])
+        assert woken.result(timeout=10)
+    assert parked == [1, -1]
