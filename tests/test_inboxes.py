@@ -239,6 +239,7 @@ def test_bad_patch_is_400_and_changes_nothing(api: Api, body: dict, field: str) 
 def test_status_of_one_inbox_does_not_touch_another(api: Api) -> None:
     a, b = api.create_inbox(), api.create_inbox()
     api.patch(f"/v1/inboxes/{a['id']}", json={"status": "suspended"})
+    assert api.get(f"/v1/inboxes/{a['id']}").json()["data"]["status"] == "suspended"
     assert api.get(f"/v1/inboxes/{b['id']}").json()["data"]["status"] == "active"
 
 

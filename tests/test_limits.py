@@ -80,9 +80,12 @@ def test_fifty_racing_senders_against_a_limit_of_twenty(api: Api) -> None:
 
 def test_raising_the_limit_lets_sending_continue(api: Api) -> None:
     inbox = api.create_inbox(daily_send_limit=1)
+    url = f"/v1/inboxes/{inbox['id']}/messages"
     send(api, inbox, to="a@example.com")
+    assert api.post(url, json={"to": "a@example.com", "body_text": "x"}).status_code == 429
     api.patch(f"/v1/inboxes/{inbox['id']}", json={"daily_send_limit": 2})
-    send(api, inbox, to="a@example.com")
+    send(api, inbox, to="a@example.com")  # fails the test unless it is accepted
+    assert api.get(f"/v1/inboxes/{inbox['id']}").json()["data"]["sends_today"] == 2
 
 
 def test_clock_control(api: Api) -> None:
@@ -104,5 +107,7 @@ def test_clock_control(api: Api) -> None:
 
 def test_clock_is_per_account(make_api) -> None:
     mover, other = make_api(), make_api()
-    mover.post("/sandbox/v1/clock", json={"advance_seconds": 86_400 * 3})
+    moved = mover.post("/sandbox/v1/clock", json={"advance_seconds": 86_400 * 3})
+    assert moved.json()["data"]["offset_seconds"] == 86_400 * 3
+    assert mover.get("/sandbox/v1/clock").json()["data"]["offset_seconds"] == 86_400 * 3
     assert other.get("/sandbox/v1/clock").json()["data"]["offset_seconds"] == 0

@@ -7,6 +7,11 @@ import socket
 import threading
 from pathlib import Path
 
+# pytester's in-process runs drop the modules first imported during them, and cryptography's
+# compiled core cannot be imported a second time: a later inner run that makes a DKIM key
+# would fail. Imported here, before any inner run, they stay loaded.
+import cryptography.hazmat.primitives.asymmetric.rsa
+import cryptography.hazmat.primitives.serialization  # noqa: F401
 import pytest
 
 from mailbot_sandbox import Sandbox
@@ -156,7 +161,8 @@ def test_an_app_using_the_real_sdk(pytester: pytest.Pytester) -> None:
 def test_parallel_workers_are_isolated_accounts(pytester: pytest.Pytester) -> None:
     body = "\n".join(
         f"""
-def test_{n}(mailbot_inbox):
+def test_{n}(mailbot_inbox, mailbot_sandbox):
+    pathlib.Path("key-{n}").write_text(mailbot_sandbox.api_key)
     fixed = mailbot_inbox(username="onboarding", domain="yourdomain.com")
     other = mailbot_inbox()
     fixed.send(other.address, subject="n{n}", body_text="x")
@@ -165,9 +171,11 @@ def test_{n}(mailbot_inbox):
 """
         for n in range(8)
     )
-    pytester.makepyfile(test_inner_parallel=body)
+    pytester.makepyfile(test_inner_parallel="import pathlib\n" + body)
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
     result.assert_outcomes(passed=8)
+    keys = {path.read_text() for path in pytester.path.glob("key-*")}
+    assert len(keys) == 2, "each worker is an account of its own"
 
 
 def test_external_sandbox_and_bad_urls(pytester: pytest.Pytester, sandbox: Sandbox) -> None:

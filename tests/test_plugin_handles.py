@@ -89,7 +89,7 @@ def test_message_fields_headers_raw_and_attachments(mailbot_inbox) -> None:
     )
     assert msg.to == [inbox.address] and msg.cc == ["c@example.com"]
     assert msg.headers["x-report"] == "weekly"
-    assert msg.raw.startswith(b"") and b"X-Report: weekly" in msg.raw
+    assert b"Subject: Report" in msg.raw and b"X-Report: weekly" in msg.raw
     [attachment] = msg.attachments
     assert (attachment.filename, attachment.content) == ("r.csv", b"a,b")
 
@@ -128,12 +128,11 @@ def test_wait_for_failure_lists_arrivals(mailbot_inbox) -> None:
 
 
 def test_outbox_fixture_sees_only_this_tests_mail(
-    inbox: Inbox, mailbot, mailbot_sandbox, mailbot_outbox
+    inbox: Inbox, request: pytest.FixtureRequest
 ) -> None:
-    from pytest_mailbot.handles import Outbox
-
     inbox.send("earlier@example.com", subject="Before", body_text="x")
-    mailbot_outbox = Outbox(mailbot)  # as if the fixture started now
+    # The fixture made only now, so the mail above stands for an earlier test's.
+    mailbot_outbox = request.getfixturevalue("mailbot_outbox")
     inbox.send("customer@example.com", subject="Receipt #1", body_text="Thanks")
     assert len(mailbot_outbox) == 1
     sent = mailbot_outbox.assert_sent(to="customer@example.com", subject_contains="receipt")

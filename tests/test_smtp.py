@@ -22,7 +22,7 @@ def _messages(api: Api, inbox: dict) -> list[dict]:
     return api.get(f"/v1/inboxes/{inbox['id']}/messages").json()["data"]
 
 
-def test_banner_and_ehlo_advertise_size_smtputf8_and_auth(smtp: smtplib.SMTP) -> None:
+def test_ehlo_advertises_size_smtputf8_and_auth(smtp: smtplib.SMTP) -> None:
     code, _ = smtp.ehlo("client.example")
     assert code == 250
     assert smtp.has_extn("size") and int(smtp.esmtp_features["size"]) == 25 * 1024 * 1024
