@@ -83,7 +83,7 @@ class Sent:
 
 
 def check_can_send(inbox: InboxRow) -> None:
-    """Raise :class:`~mailbot_sandbox.errors.Refused` unless the inbox may send now."""
+    """Raise :class:`~mailbot_sandbox.core.policy.Refused` unless the inbox may send now."""
     reason = may_send(inbox)
     if reason is not None:
         raise refusal(reason)
