@@ -20,17 +20,16 @@ __all__ = ["ConfigError", "Sandbox", "__version__", "html_to_text"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy so that `import mailbot_sandbox` (e.g. from the pytest entry point) stays cheap.
+    # Lazy so that `import mailbot_sandbox` (e.g. from the pytest entry point) stays cheap;
+    # each name is imported once, then kept here as a plain attribute.
+    value: Any
     if name == "Sandbox":
-        from mailbot_sandbox.sandbox import Sandbox
-
-        return Sandbox
-    if name == "ConfigError":
-        from mailbot_sandbox.errors import ConfigError
-
-        return ConfigError
-    if name == "html_to_text":
-        from mailbot_sandbox.mail.text import html_to_text
-
-        return html_to_text
-    raise AttributeError(name)
+        from mailbot_sandbox.sandbox import Sandbox as value
+    elif name == "ConfigError":
+        from mailbot_sandbox.errors import ConfigError as value
+    elif name == "html_to_text":
+        from mailbot_sandbox.mail.text import html_to_text as value
+    else:
+        raise AttributeError(f"module 'mailbot_sandbox' has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -383,3 +383,23 @@ def test_against_a_separately_started_serve_process(
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=15)
     assert server.returncode == 0
+
+
+def test_the_plugin_uses_only_the_public_api_of_mailbot_sandbox() -> None:
+    import ast
+
+    import mailbot_sandbox
+    import pytest_mailbot
+
+    reached: list[str] = []
+    for path in Path(pytest_mailbot.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "mailbot_sandbox"
+            ):
+                reached += [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                reached += [a.name for a in node.names if a.name.startswith("mailbot_sandbox.")]
+    public = {f"mailbot_sandbox.{name}" for name in mailbot_sandbox.__all__}
+    assert reached, "the plugin starts sandboxes through mailbot_sandbox"
+    assert set(reached) <= public, sorted(set(reached) - public)
