@@ -32,6 +32,7 @@ def fill(db: str, count: int, seed: int = 42) -> tuple[str, dict[str, str]]:
 
     from mailbot_sandbox.config import load_config
     from mailbot_sandbox.core import messages, threads
+    from mailbot_sandbox.core.inboxes import NewInbox
     from mailbot_sandbox.core.services import Services
     from mailbot_sandbox.mail.message import Attachment, ParsedMail
 
@@ -75,7 +76,7 @@ def fill(db: str, count: int, seed: int = 42) -> tuple[str, dict[str, str]]:
         active.start()
     try:
         account = services.accounts.for_key(KEY)
-        inbox = services.inboxes.create(account, {"username": "archive"})
+        inbox = services.inboxes.create(account, NewInbox(username="archive"))
         owner = inbox["address"]
         batch = 5000
         for start in range(0, count, batch):

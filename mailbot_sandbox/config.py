@@ -100,7 +100,7 @@ _INT_RANGES = {
 
 
 def _validate(config: Config) -> Config:
-    from mailbot_sandbox.core.fields import is_valid_domain
+    from mailbot_sandbox.core.addresses import is_valid_domain
 
     if config.domain_policy not in DOMAIN_POLICIES:
         raise ConfigError(

@@ -144,14 +144,18 @@ def test_any_query_string_is_answered_without_a_server_error(mailbox) -> None:
 
 def test_a_restart_indexes_what_the_index_had_not_caught_up_on(tmp_path) -> None:
     from mailbot_sandbox.config import load_config
+    from mailbot_sandbox.core.drafts import InjectedMail
+    from mailbot_sandbox.core.inboxes import NewInbox
     from mailbot_sandbox.core.services import Services
 
     config = load_config({"db": str(tmp_path / "mail.db")}, environ={})
     first = Services(config)
     account = first.accounts.for_key("mb_restart_index")
-    inbox = first.inboxes.create(account, {"username": "box"})
+    inbox = first.inboxes.create(account, NewInbox(username="box"))
     first.delivery.inject(
-        account, inbox["id"], {"subject": "Quarterly zeppelin report", "body_text": "numbers"}
+        account,
+        inbox["id"],
+        InjectedMail(subject="Quarterly zeppelin report", body_text="numbers"),
     )
     first.search_index.catch_up()
     with first.store.write() as db:  # as if the process stopped before the index caught up

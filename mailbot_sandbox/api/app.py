@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from mailbot_sandbox.api.errors import HTTP_CODES, error_response, http_error
@@ -45,7 +45,8 @@ def create_app(
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         message = {
-            404: "no such route; the API lives under /v1 (see /v1/openapi.json)",
+            404: f"no route {request.method} {request.path}; the routes are listed at "
+            "/v1/openapi.json",
             405: "method not allowed on this route",
             413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
         }.get(status, exc.description or exc.name)

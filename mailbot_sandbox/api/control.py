@@ -6,27 +6,26 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.common import (
-    account,
-    arg,
-    authenticate,
-    json_body,
-    listing,
-    page_args,
-    services,
-    single,
+from mailbot_sandbox.api.bodies import ClockBody, DnsBody, InjectBody, OutboxQuery, StatusBody
+from mailbot_sandbox.api.common import account, authenticate, listing, services, single
+from mailbot_sandbox.api.objects import (
+    Captured,
+    Clock,
+    Deleted,
+    Inbox,
+    Message,
+    PublishedDnsRecord,
+    captured_json,
+    inbox_json,
+    message_of,
 )
-from mailbot_sandbox.api.serializers import inbox_json
-from mailbot_sandbox.core import fields as validation
+from mailbot_sandbox.api.routes import route
 from mailbot_sandbox.core.maintenance import erase_inbox, reset_account
-from mailbot_sandbox.core.outbox import outbox_json
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import format_time, parse_time
 
 bp = Blueprint("control", __name__, url_prefix="/sandbox/v1")
 bp.before_request(authenticate)
-
-DNS_TYPES = ("TXT", "MX")
 
 
 def _clock_json() -> dict[str, Any]:
@@ -34,125 +33,139 @@ def _clock_json() -> dict[str, Any]:
     return {"now": format_time(clock.now(acc.id)), "offset_seconds": clock.offset(acc.id)}
 
 
-@bp.get("/clock")
+@route(bp, "GET", "/clock", "This account's clock", response=Clock)
 def get_clock() -> Response:
     """This account's clock: ``now`` and how far it runs ahead of real time."""
     return single(_clock_json())
 
 
-@bp.post("/clock")
-def set_clock() -> Response:
+@route(bp, "POST", "/clock", "Move this account's clock", body=ClockBody, response=Clock)
+def set_clock(body: ClockBody) -> Response:
     """Move this account's clock: one of ``now`` (ISO time), ``offset_seconds`` or
     ``advance_seconds``."""
-    body = json_body()
-    validation.check_fields(body, ("now", "offset_seconds", "advance_seconds"))
-    if len(body) != 1:
-        raise InvalidRequest("send exactly one of now, offset_seconds, advance_seconds")
-    ((name, value),) = body.items()
     clock, acc = services().clock, account()
-    if name == "now":
-        target = parse_time(validation.string(value, "now", max_length=64))
+    if body.now is not None:
+        target = parse_time(body.now)
         if target is None:
-            raise InvalidRequest(f"now must be an ISO-8601 time, got {value!r}", field="now")
+            raise InvalidRequest(f"now must be an ISO-8601 time, got {body.now!r}", field="now")
         offset = (target - clock.now(acc.id)).total_seconds() + clock.offset(acc.id)
+    elif body.offset_seconds is not None:
+        offset = body.offset_seconds
     else:
-        seconds = validation.integer(value, name, low=-10 * 365 * 86400, high=10 * 365 * 86400)
-        offset = seconds if name == "offset_seconds" else clock.offset(acc.id) + seconds
+        offset = clock.offset(acc.id) + (body.advance_seconds or 0)
     clock.set_offset(acc.id, float(offset))
     return single(_clock_json())
 
 
-@bp.get("/dns")
+@route(
+    bp,
+    "GET",
+    "/dns",
+    "DNS records published for strict verification",
+    response=PublishedDnsRecord,
+    envelope="all",
+)
 def list_dns() -> Response:
     """The DNS records this account published for strict domain verification."""
     return single(services().domains.published_records(account()))
 
 
-@bp.post("/dns")
-def publish_dns() -> Response:
+@route(
+    bp,
+    "POST",
+    "/dns",
+    "Publish DNS records",
+    body=DnsBody,
+    response=PublishedDnsRecord,
+    envelope="all",
+    status=201,
+)
+def publish_dns(body: DnsBody) -> Response:
     """Add records: ``{"records": [{"type": "TXT"|"MX", "name", "value", "priority"?}]}``.
 
     A domain's own ``dns_records`` can be posted as they are.
     """
-    body = json_body()
-    validation.check_fields(body, ("records",), required=("records",))
-    if not isinstance(body["records"], list) or not body["records"]:
-        raise InvalidRequest("records must be a non-empty list", field="records")
-    records = []
-    for index, record in enumerate(body["records"]):
-        where = f"records[{index}]"
-        if not isinstance(record, dict):
-            raise InvalidRequest(f"{where} must be an object", field=where)
-        record_type = validation.choices(record.get("type"), f"{where}.type", DNS_TYPES)
-        records.append(
-            {
-                "type": record_type,
-                "name": validation.dns_name(record.get("name"), f"{where}.name"),
-                "value": validation.string(record.get("value"), f"{where}.value", max_length=4096),
-                "priority": validation.integer(
-                    record.get("priority", 10), f"{where}.priority", low=0, high=65535
-                )
-                if record_type == "MX"
-                else None,
-            }
-        )
-    services().domains.publish_records(account(), records)
+    services().domains.publish_records(account(), [record.to_core() for record in body.records])
     return single(services().domains.published_records(account()), 201)
 
 
-@bp.delete("/dns")
+@route(bp, "DELETE", "/dns", "Remove this account's DNS records", response=Deleted)
 def clear_dns() -> Response:
-    json_body()
     return single({"deleted": services().domains.clear_records(account())})
 
 
-@bp.post("/inboxes/<inbox_id>/status")
-def set_inbox_status(inbox_id: str) -> Response:
+@route(
+    bp,
+    "POST",
+    "/inboxes/<inbox_id>/status",
+    "Set an inbox's status",
+    body=StatusBody,
+    response=Inbox,
+)
+def set_inbox_status(inbox_id: str, body: StatusBody) -> Response:
     """Set an inbox to ``active``, ``disabled`` or ``suspended``, as the hosted side would."""
-    body = json_body()
-    validation.check_fields(body, ("status",), required=("status",))
-    return single(inbox_json(services().inboxes.set_status(account(), inbox_id, body["status"])))
+    return single(inbox_json(services().inboxes.set_status(account(), inbox_id, body.status)))
 
 
-@bp.post("/inboxes/<inbox_id>/messages")
-def inject_message(inbox_id: str) -> Response:
+@route(
+    bp,
+    "POST",
+    "/inboxes/<inbox_id>/messages",
+    "Inject an inbound message",
+    body=InjectBody,
+    response=Message,
+    status=201,
+    errors=(403, 413),
+)
+def inject_message(inbox_id: str, body: InjectBody) -> Response:
     """Deliver a message into an inbox as if it arrived over SMTP: ``raw`` (RFC 822 text),
     ``raw_base64``, or ``from``/``subject``/``body_text``/``body_html``/``headers``."""
-    from mailbot_sandbox.api.messages import one
+    row = services().delivery.inject(account(), inbox_id, body.to_core())
+    return single(message_of(row), 201)
 
-    return one(services().delivery.inject(account(), inbox_id, json_body()), 201)
 
-
-@bp.get("/outbox")
-def list_outbox() -> Response:
+@route(
+    bp,
+    "GET",
+    "/outbox",
+    "Captured external mail",
+    query=OutboxQuery,
+    response=Captured,
+    envelope="list",
+)
+def list_outbox(query: OutboxQuery) -> Response:
     """Mail sent to addresses outside the sandbox (captured; it never leaves the machine)."""
-    page, limit = page_args()
     rows, total = services().outbox.list_page(
-        account(), page=page, limit=limit, to=arg("to"), inbox_id=arg("inbox_id")
+        account(), page=query.page, limit=query.limit, to=query.to, inbox_id=query.inbox_id
     )
-    return listing([outbox_json(r) for r in rows], total, page, limit)
+    return listing([captured_json(r) for r in rows], total, query.page, query.limit)
 
 
-@bp.get("/outbox/<captured_id>")
+@route(bp, "GET", "/outbox/<captured_id>", "One captured message", response=Captured)
 def get_outbox(captured_id: str) -> Response:
-    return single(outbox_json(services().outbox.get(account(), captured_id)))
+    return single(captured_json(services().outbox.get(account(), captured_id)))
 
 
-@bp.get("/outbox/<captured_id>/raw")
+@route(
+    bp,
+    "GET",
+    "/outbox/<captured_id>/raw",
+    "A captured message's bytes",
+    envelope="bytes",
+    content_type="message/rfc822",
+)
 def raw_outbox(captured_id: str) -> Response:
     return Response(services().outbox.raw(account(), captured_id), mimetype="message/rfc822")
 
 
-@bp.delete("/inboxes/<inbox_id>")
+@route(bp, "DELETE", "/inboxes/<inbox_id>", "Erase an inbox and its mail", response=Deleted)
 def erase_inbox_route(inbox_id: str) -> Response:
     """Remove an inbox with all its mail, freeing its address (``DELETE /v1/inboxes/{id}``
     only disables, as the hosted API does). The pytest plugin cleans up with this."""
-    json_body()
     return single({"deleted": erase_inbox(services().store, account(), inbox_id)})
 
 
-@bp.post("/reset")
+@route(bp, "POST", "/reset", "Erase everything of this account", response=Deleted)
 def reset() -> Response:
     """Erase everything of this account: inboxes, mail, domains, DNS records."""
-    json_body()
     return single({"deleted": reset_account(services().store, account())})

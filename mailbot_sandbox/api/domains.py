@@ -2,43 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.common import account, json_body, listing, page_args, services, single
-from mailbot_sandbox.api.serializers import domain_json
-from mailbot_sandbox.core.domains import DomainRow
+from mailbot_sandbox.api.bodies import NewDomainBody, PageQuery
+from mailbot_sandbox.api.common import account, listing, services, single
+from mailbot_sandbox.api.objects import Domain, VerifyResult, domain_json
+from mailbot_sandbox.api.routes import route
 
 bp = Blueprint("domains", __name__)
 
 
-def _domain(row: DomainRow) -> dict[str, Any]:
-    return domain_json(row, services().domains.expected_records(row))
+@route(
+    bp,
+    "POST",
+    "/domains",
+    "Register a domain",
+    body=NewDomainBody,
+    response=Domain,
+    status=201,
+    errors=(409,),
+)
+def create_domain(body: NewDomainBody) -> Response:
+    return single(domain_json(services().domains.create(account(), body.domain)), 201)
 
 
-@bp.post("/domains")
-def create_domain() -> Response:
-    return single(_domain(services().domains.create(account(), json_body())), 201)
+@route(bp, "GET", "/domains", "List domains", query=PageQuery, response=Domain, envelope="list")
+def list_domains(query: PageQuery) -> Response:
+    rows, total = services().domains.list_page(account(), query.page, query.limit)
+    return listing([domain_json(r) for r in rows], total, query.page, query.limit)
 
 
-@bp.get("/domains")
-def list_domains() -> Response:
-    page, limit = page_args()
-    rows, total = services().domains.list_page(account(), page, limit)
-    return listing([_domain(r) for r in rows], total, page, limit)
-
-
-@bp.get("/domains/<domain_id>")
+@route(bp, "GET", "/domains/<domain_id>", "Get a domain", response=Domain)
 def get_domain(domain_id: str) -> Response:
-    return single(_domain(services().domains.get(account(), domain_id)))
+    return single(domain_json(services().domains.get(account(), domain_id)))
 
 
-@bp.post("/domains/<domain_id>/verify")
+@route(
+    bp,
+    "POST",
+    "/domains/<domain_id>/verify",
+    "Check a domain's DNS records",
+    response=VerifyResult,
+    envelope="bare",
+)
 def verify_domain(domain_id: str) -> Response:
-    json_body()
     row, results = services().domains.verify(account(), domain_id)
-    data = _domain(row)
+    data = domain_json(row)
     data.update({f"{purpose}_verified": ok for purpose, ok in results.items()})
     if row["status"] == "verified":
         next_step = "Domain verified: create inboxes on it and send."
@@ -51,7 +60,13 @@ def verify_domain(domain_id: str) -> Response:
     return single(data, next_step=next_step)
 
 
-@bp.delete("/domains/<domain_id>")
+@route(
+    bp,
+    "DELETE",
+    "/domains/<domain_id>",
+    "Delete a domain no active inbox uses",
+    response=Domain,
+    errors=(409,),
+)
 def delete_domain(domain_id: str) -> Response:
-    json_body()
-    return single(_domain(services().domains.delete(account(), domain_id)))
+    return single(domain_json(services().domains.delete(account(), domain_id)))

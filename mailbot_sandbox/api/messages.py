@@ -6,108 +6,158 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.common import (
-    account,
-    arg,
-    int_arg,
-    json_body,
-    listing,
-    page_args,
-    services,
-    single,
+from mailbot_sandbox.api.bodies import (
+    LabelsBody,
+    MessageQuery,
+    ReplyBody,
+    SearchBody,
+    SendBody,
+    SendWithInboxBody,
+    WaitQuery,
 )
-from mailbot_sandbox.api.serializers import message_json
-from mailbot_sandbox.core import fields as validation
-from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
-from mailbot_sandbox.errors import InvalidRequest
+from mailbot_sandbox.api.common import account, listing, services, single
+from mailbot_sandbox.api.objects import Message, message_of, messages_json
+from mailbot_sandbox.api.routes import route
 
 bp = Blueprint("messages", __name__)
 
-LIST_FILTERS = ("direction", "thread_id", "label", "from_address", "after", "before")
-
-
-def serialize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages with their attachment lists (one query for the whole page)."""
-    attachments = services().messages.attachments_of([r["seq"] for r in rows])
-    return [message_json(r, attachments.get(r["seq"], [])) for r in rows]
+# A send is refused by the inbox's permission or status (403), its size (413) or its daily
+# limit (429).
+SEND_ERRORS = (403, 404, 413, 429)
 
 
 def one(row: dict[str, Any], status: int = 200) -> Response:
-    return single(serialize([row])[0], status)
+    return single(message_of(row), status)
 
 
-@bp.post("/inboxes/<inbox_id>/messages")
-def send_message(inbox_id: str) -> Response:
-    return one(services().delivery.send(account(), inbox_id, json_body()), 201)
+@route(
+    bp,
+    "POST",
+    "/inboxes/<inbox_id>/messages",
+    "Send a message",
+    body=SendBody,
+    response=Message,
+    status=201,
+    errors=SEND_ERRORS,
+)
+def send_message(inbox_id: str, body: SendBody) -> Response:
+    return one(services().delivery.send(account(), inbox_id, body.to_core()), 201)
 
 
-@bp.post("/messages/send")
-def send_message_alias() -> Response:
+@route(
+    bp,
+    "POST",
+    "/messages/send",
+    "Send a message (inbox_id in the body)",
+    body=SendWithInboxBody,
+    response=Message,
+    status=201,
+    errors=SEND_ERRORS,
+)
+def send_message_alias(body: SendWithInboxBody) -> Response:
     """The docs' form: ``inbox_id`` in the body."""
-    body = json_body()
-    inbox = body.pop("inbox_id", None)
-    if inbox is None:
-        raise InvalidRequest("inbox_id is required", field="inbox_id")
-    inbox = validation.string(inbox, "inbox_id", max_length=64)
-    return one(services().delivery.send(account(), inbox, body), 201)
+    return one(services().delivery.send(account(), body.inbox_id, body.to_core()), 201)
 
 
-@bp.post("/inboxes/<inbox_id>/messages/<message_id>/reply")
-def reply(inbox_id: str, message_id: str) -> Response:
-    return one(services().delivery.reply(account(), inbox_id, message_id, json_body()), 201)
+@route(
+    bp,
+    "POST",
+    "/inboxes/<inbox_id>/messages/<message_id>/reply",
+    "Reply to a message",
+    body=ReplyBody,
+    response=Message,
+    status=201,
+    errors=SEND_ERRORS,
+)
+def reply(inbox_id: str, message_id: str, body: ReplyBody) -> Response:
+    draft = body.to_core()
+    return one(services().delivery.reply(account(), inbox_id, message_id, draft), 201)
 
 
-@bp.post("/messages/<message_id>/reply")
-def reply_alias(message_id: str) -> Response:
+@route(
+    bp,
+    "POST",
+    "/messages/<message_id>/reply",
+    "Reply to a message (any inbox)",
+    body=ReplyBody,
+    response=Message,
+    status=201,
+    errors=SEND_ERRORS,
+)
+def reply_alias(message_id: str, body: ReplyBody) -> Response:
     parent = services().messages.find(account(), message_id)
-    return one(
-        services().delivery.reply(account(), parent["inbox_id"], message_id, json_body()), 201
-    )
+    draft = body.to_core()
+    return one(services().delivery.reply(account(), parent["inbox_id"], message_id, draft), 201)
 
 
-@bp.get("/inboxes/<inbox_id>/messages")
-def list_messages(inbox_id: str) -> Response:
-    page, limit = page_args()
-    filters = {name: value for name in LIST_FILTERS if (value := arg(name)) is not None}
+@route(
+    bp,
+    "GET",
+    "/inboxes/<inbox_id>/messages",
+    "List messages, newest first",
+    query=MessageQuery,
+    response=Message,
+    envelope="list",
+)
+def list_messages(inbox_id: str, query: MessageQuery) -> Response:
     rows, total = services().messages.list_page(
-        account(), inbox_id, page=page, limit=limit, filters=filters
+        account(), inbox_id, page=query.page, limit=query.limit, filters=query.filters()
     )
-    return listing(serialize(rows), total, page, limit)
+    return listing(messages_json(rows), total, query.page, query.limit)
 
 
-@bp.get("/inboxes/<inbox_id>/messages/wait")
-def wait_for_message(inbox_id: str) -> Response:
+@route(
+    bp,
+    "GET",
+    "/inboxes/<inbox_id>/messages/wait",
+    "Wait for a message",
+    query=WaitQuery,
+    response=Message,
+    errors=(408,),
+)
+def wait_for_message(inbox_id: str, query: WaitQuery) -> Response:
     """Long-poll: answers the moment a matching message lands, or 408."""
     services().metrics.wait_calls.inc()
-    int_arg("poll_interval_ms", 0, 0, MAX_WAIT_MS)  # accepted for the SDK; nothing polls
     row = services().messages.wait(
         account(),
         inbox_id,
-        direction=arg("direction") or "inbound",
-        from_address=arg("from_address"),
-        subject_contains=arg("subject_contains"),
-        timeout_ms=int_arg("timeout_ms", DEFAULT_WAIT_MS, 0, MAX_WAIT_MS),
-        after=arg("after"),
+        direction=query.direction,
+        from_address=query.from_address,
+        subject_contains=query.subject_contains,
+        timeout_ms=query.timeout_ms,
+        after=query.after,
     )
     return one(row)
 
 
-@bp.post("/inboxes/<inbox_id>/messages/search")
-def search_messages(inbox_id: str) -> Response:
-    body = json_body()
-    validation.check_fields(body, ("query", "limit", "page"))
-    query = validation.string(body.get("query", ""), "query", max_length=1000, allow_empty=True)
-    limit = validation.integer(body.get("limit", 20), "limit", low=1, high=100)
-    rows, total = services().messages.search(account(), inbox_id, query, limit)
-    return listing(serialize(rows), total, 1, limit)
+@route(
+    bp,
+    "POST",
+    "/inboxes/<inbox_id>/messages/search",
+    "Search an inbox",
+    body=SearchBody,
+    response=Message,
+    envelope="list",
+    errors=(403,),
+)
+def search_messages(inbox_id: str, body: SearchBody) -> Response:
+    rows, total = services().messages.search(account(), inbox_id, body.query, body.limit)
+    return listing(messages_json(rows), total, 1, body.limit)
 
 
-@bp.get("/inboxes/<inbox_id>/messages/<message_id>")
+@route(bp, "GET", "/inboxes/<inbox_id>/messages/<message_id>", "Get a message", response=Message)
 def get_message(inbox_id: str, message_id: str) -> Response:
     return one(services().messages.get(account(), inbox_id, message_id))
 
 
-@bp.get("/inboxes/<inbox_id>/messages/<message_id>/raw")
+@route(
+    bp,
+    "GET",
+    "/inboxes/<inbox_id>/messages/<message_id>/raw",
+    "The RFC 822 bytes",
+    envelope="bytes",
+    content_type="message/rfc822",
+)
 def raw_message(inbox_id: str, message_id: str) -> Response:
     """The message's RFC 822 bytes, exactly as received (or as sent)."""
     raw = services().messages.raw(account(), inbox_id, message_id)
@@ -118,7 +168,14 @@ def raw_message(inbox_id: str, message_id: str) -> Response:
     )
 
 
-@bp.get("/inboxes/<inbox_id>/messages/<message_id>/attachments/<attachment_id>")
+@route(
+    bp,
+    "GET",
+    "/inboxes/<inbox_id>/messages/<message_id>/attachments/<attachment_id>",
+    "An attachment's bytes",
+    envelope="bytes",
+    content_type="application/octet-stream",
+)
 def attachment(inbox_id: str, message_id: str, attachment_id: str) -> Response:
     row = services().messages.attachment(account(), inbox_id, message_id, attachment_id)
     safe_name = "".join(ch for ch in row["filename"] if ch.isprintable() and ch not in '"\\')
@@ -129,9 +186,14 @@ def attachment(inbox_id: str, message_id: str, attachment_id: str) -> Response:
     )
 
 
-@bp.put("/inboxes/<inbox_id>/messages/<message_id>/labels")
-def set_labels(inbox_id: str, message_id: str) -> Response:
-    body = json_body()
-    validation.check_fields(body, ("labels",), required=("labels",))
-    labels = validation.string_set(body["labels"], "labels")
+@route(
+    bp,
+    "PUT",
+    "/inboxes/<inbox_id>/messages/<message_id>/labels",
+    "Replace a message's labels",
+    body=LabelsBody,
+    response=Message,
+)
+def set_labels(inbox_id: str, message_id: str, body: LabelsBody) -> Response:
+    labels = list(body.labels)
     return one(services().messages.set_labels(account(), inbox_id, message_id, labels))

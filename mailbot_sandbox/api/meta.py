@@ -8,6 +8,8 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from mailbot_sandbox import __version__
 from mailbot_sandbox.api.errors import error_response
+from mailbot_sandbox.api.objects import Health, Info, Ready
+from mailbot_sandbox.api.routes import route
 from mailbot_sandbox.core.maintenance import database_state, store_totals
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.metrics import CONTENT_TYPE
@@ -15,13 +17,22 @@ from mailbot_sandbox.metrics import CONTENT_TYPE
 bp = Blueprint("meta", __name__)
 
 
-@bp.get("/health")
+@route(bp, "GET", "/health", "Liveness", response=Health, envelope="bare", authenticated=False)
 def health() -> Response:
     """Liveness: the process answers."""
     return jsonify({"status": "ok"})
 
 
-@bp.get("/ready")
+@route(
+    bp,
+    "GET",
+    "/ready",
+    "Readiness: database, SMTP, not stopping (503 when not)",
+    response=Ready,
+    envelope="bare",
+    errors=(503,),
+    authenticated=False,
+)
 def ready() -> Response:
     """Readiness: the database answers and, under a Sandbox, SMTP listens and no stop began.
 
@@ -39,7 +50,15 @@ def ready() -> Response:
     return jsonify({"status": "ready", "checks": checks})
 
 
-@bp.get("/metrics")
+@route(
+    bp,
+    "GET",
+    "/metrics",
+    "Prometheus metrics (text exposition format)",
+    envelope="bytes",
+    content_type="text/plain",
+    authenticated=False,
+)
 def prometheus_metrics() -> Response:
     """Counters in the Prometheus text format, plus what the store holds right now."""
     totals = store_totals(current_app.extensions["mailbot"].store)
@@ -51,7 +70,15 @@ def prometheus_metrics() -> Response:
     return Response(body, content_type=CONTENT_TYPE)
 
 
-@bp.get("/v1/info")
+@route(
+    bp,
+    "GET",
+    "/v1/info",
+    "Server name and version",
+    response=Info,
+    envelope="bare",
+    authenticated=False,
+)
 def info() -> Response:
     """Name and version of this server."""
     return jsonify(
@@ -66,7 +93,7 @@ def info() -> Response:
     )
 
 
-@bp.get("/v1/openapi.json")
+@route(bp, "GET", "/v1/openapi.json", "This document", envelope="bare", authenticated=False)
 def openapi() -> Response:
     """The OpenAPI 3.1 description of every route."""
     from mailbot_sandbox.api.openapi import build_spec

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.core import fields as validation
-from mailbot_sandbox.core import send_fields
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
+from mailbot_sandbox.core.drafts import Draft, InjectedMail, NewMessage, ReplyDraft
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.policy import (
@@ -38,32 +37,6 @@ from mailbot_sandbox.mail.text import reply_subject
 from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.store import Store, outbox, sends
 
-SEND_FIELDS = (
-    "to",
-    "cc",
-    "bcc",
-    "subject",
-    "body_text",
-    "body_html",
-    "reply_to",
-    "headers",
-    "attachments",
-    "labels",
-    "track_opens",
-    "track_clicks",
-)
-REPLY_FIELDS = (
-    "body_text",
-    "body_html",
-    "cc",
-    "bcc",
-    "attachments",
-    "labels",
-    "headers",
-    "track_opens",
-    "track_clicks",
-    "reply_all",
-)
 SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "complained"}
 _STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
 
@@ -185,29 +158,25 @@ class Delivery:
         return Sent(row["id"])
 
     # -- API ---------------------------------------------------------------------------------------
-    def send(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /v1/inboxes/{id}/messages``: validate, build, deliver; the sender's copy."""
-        validation.check_fields(body, SEND_FIELDS, required=("to",))
+    def send(self, account: Account, inbox_id: str, message: NewMessage) -> dict[str, Any]:
+        """``POST /v1/inboxes/{id}/messages``: build, deliver; the sender's copy."""
         inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
-        to = validation.address_list(body.get("to"), "to", required=True)
-        cc = validation.address_list(body.get("cc"), "cc")
-        bcc = validation.address_list(body.get("bcc"), "bcc")
-        subject = send_fields.subject(body.get("subject", ""))
-        return self._compose_and_send(account, inbox, body, to=to, cc=cc, bcc=bcc, subject=subject)
+        return self._compose_and_send(
+            account, inbox, message, to=message.to, subject=message.subject
+        )
 
     def reply(
-        self, account: Account, inbox_id: str, message_id: str, body: dict[str, Any]
+        self, account: Account, inbox_id: str, message_id: str, draft: ReplyDraft
     ) -> dict[str, Any]:
         """Reply in the parent's thread: one ``Re:``, In-Reply-To and References set."""
-        validation.check_fields(body, REPLY_FIELDS)
         parent = self._messages.get(account, inbox_id, message_id)
         inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
         own = inbox["address"].lower()
         if parent["direction"] == "inbound":
             to = parent["reply_to"] or [parent["from_address"]]
-            if body.get("reply_all"):
+            if draft.reply_all:
                 to = to + [
                     a for a in parent["to_addresses"] + parent["cc_addresses"] if a.lower() != own
                 ]
@@ -216,29 +185,25 @@ class Delivery:
         to = [a for a in dict.fromkeys(to) if a]
         if not to:
             raise InvalidRequest(f"message {message_id} has no address to reply to")
-        validation.boolean(body.get("reply_all", False), "reply_all")
         references = [*parent["references"], parent["message_id_header"]]
         return self._compose_and_send(
             account,
             inbox,
-            body,
+            draft,
             to=to,
-            cc=validation.address_list(body.get("cc"), "cc"),
-            bcc=validation.address_list(body.get("bcc"), "bcc"),
             subject=reply_subject(parent["subject"]),
             in_reply_to=parent["message_id_header"],
             references=[r for r in references if r],
             thread_id=parent["thread_id"],
         )
 
-    def inject(self, account: Account, inbox_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Control plane: deliver a message into an inbox as if it came over SMTP."""
-        validation.check_fields(
-            body,
-            ("raw", "raw_base64", "from", "to", "subject", "body_text", "body_html", "headers"),
-        )
+    def inject(
+        self, account: Account, inbox_id: str, message: bytes | InjectedMail
+    ) -> dict[str, Any]:
+        """Control plane: deliver a message (raw bytes, or composed here) into an inbox as if
+        it came over SMTP."""
         inbox = self._inboxes.row(account, inbox_id)
-        raw = self._injected_bytes(inbox, body)
+        raw = message if isinstance(message, bytes) else self._injected_bytes(inbox, message)
         reason = may_receive(inbox) or within_size(len(raw), self._config.max_message_size)
         if reason is not None:
             raise refusal(reason, injected=True)
@@ -258,25 +223,18 @@ class Delivery:
         self._metrics.messages_received.inc()
         return row
 
-    def _injected_bytes(self, inbox: InboxRow, body: dict[str, Any]) -> bytes:
-        if "raw" in body:
-            return validation.string(
-                body["raw"], "raw", max_length=10**9, allow_empty=False
-            ).encode("utf-8", "surrogateescape")
-        if "raw_base64" in body:
-            return send_fields.base64_bytes(body["raw_base64"], "raw_base64")
-        sender = validation.email_address(body.get("from", "sender@example.com"), "from")
+    def _injected_bytes(self, inbox: InboxRow, mail: InjectedMail) -> bytes:
         return build_message(
-            from_address=sender,
+            from_address=mail.from_address,
             from_name=None,
-            to=validation.address_list(body.get("to", inbox["address"]), "to"),
+            to=mail.to if mail.to is not None else [inbox["address"]],
             cc=[],
-            subject=send_fields.subject(body.get("subject", "")),
-            body_text=send_fields.text(body.get("body_text"), "body_text"),
-            body_html=send_fields.text(body.get("body_html"), "body_html"),
-            message_id=new_message_id(sender.rpartition("@")[2]),
+            subject=mail.subject,
+            body_text=mail.body_text,
+            body_html=mail.body_html,
+            message_id=new_message_id(mail.from_address.rpartition("@")[2]),
             date=self._clock.now(inbox["account_id"]),
-            headers=send_fields.headers(body.get("headers")),
+            headers=mail.headers,
         )
 
     # -- composing -------------------------------------------------------------------------------
@@ -284,26 +242,16 @@ class Delivery:
         self,
         account: Account,
         inbox: InboxRow,
-        body: dict[str, Any],
+        draft: Draft,
         *,
         to: list[str],
-        cc: list[str],
-        bcc: list[str],
         subject: str,
         in_reply_to: str | None = None,
         references: list[str] | None = None,
         thread_id: str | None = None,
     ) -> dict[str, Any]:
-        body_text = send_fields.text(body.get("body_text"), "body_text")
-        body_html = send_fields.text(body.get("body_html"), "body_html")
-        if body_text is None and body_html is None:
-            raise InvalidRequest("send body_text, body_html or both", field="body_text")
-        reply_to = validation.address_list(body.get("reply_to"), "reply_to", most=10)
-        headers = send_fields.headers(body.get("headers"))
-        attachments = send_fields.attachments(body.get("attachments"))
-        labels = validation.string_set(body.get("labels", []), "labels")
-        track_opens = validation.boolean(body.get("track_opens", False), "track_opens")
-        track_clicks = validation.boolean(body.get("track_clicks", False), "track_clicks")
+        cc, bcc, reply_to = draft.cc, draft.bcc, draft.reply_to
+        body_text, body_html, attachments = draft.body_text, draft.body_html, draft.attachments
         message_id = new_message_id(inbox["domain"])
         raw = build_message(
             from_address=inbox["address"],
@@ -318,7 +266,7 @@ class Delivery:
             reply_to=reply_to,
             in_reply_to=in_reply_to,
             references=references,
-            headers=headers,
+            headers=draft.headers,
             attachments=attachments,
         )
         too_large = within_size(len(raw), self._config.max_message_size)
@@ -345,10 +293,10 @@ class Delivery:
             raw,
             [*to, *cc, *bcc],
             bcc=bcc,
-            labels=labels,
+            labels=draft.labels,
             thread_id=thread_id,
-            track_opens=track_opens,
-            track_clicks=track_clicks,
+            track_opens=draft.track_opens,
+            track_clicks=draft.track_clicks,
         )
 
     def _dispatch(

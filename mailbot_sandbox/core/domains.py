@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
@@ -129,9 +128,12 @@ class Domains:
         return domains.domain_page(self._store, account.id, limit=limit, offset=(page - 1) * limit)
 
     # -- writes ----------------------------------------------------------------------------
-    def create(self, account: Account, body: dict[str, Any]) -> DomainRow:
-        validation.check_fields(body, {"domain"}, required=("domain",))
-        domain = validation.domain_name(body["domain"])
+    def create(self, account: Account, domain: str) -> DomainRow:
+        """Register ``domain`` (a checked host name, lowercased) with records to publish.
+
+        Raises:
+            Conflict: already registered here, or part of the shared development domain.
+        """
         self._refuse_shared(domain)
         if self.find(account, domain):
             raise Conflict(f"domain {domain} is already registered in this account")
@@ -222,19 +224,12 @@ class Domains:
         return row
 
     # -- the sandbox's DNS table --------------------------------------------------------------
-    def publish_records(self, account: Account, records: list[dict[str, Any]]) -> None:
+    def publish_records(self, account: Account, records: list[DnsRecordRow]) -> None:
+        """Add records to this account's DNS table (what strict verification reads)."""
         domains.insert_records(
             self._store,
             account.id,
-            [
-                DnsRecordRow(
-                    type=record["type"],
-                    name=normalize_name(record["name"]),
-                    value=record["value"],
-                    priority=record.get("priority"),
-                )
-                for record in records
-            ],
+            [{**record, "name": normalize_name(record["name"])} for record in records],
         )
 
     def published_records(self, account: Account) -> list[DnsRecordRow]:

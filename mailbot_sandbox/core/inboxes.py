@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, utc_day
 from mailbot_sandbox.core.domains import Domains
 from mailbot_sandbox.core.policy import AmbiguousRecipient, refusal
-from mailbot_sandbox.errors import Conflict, InvalidRequest, NotFound
+from mailbot_sandbox.errors import Conflict, NotFound
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store, inboxes
 from mailbot_sandbox.store.inboxes import InboxRow, InboxWithCounts
@@ -19,8 +20,44 @@ PERMISSIONS = ("send", "receive", "search")
 STATUSES = ("active", "disabled", "suspended")
 DEFAULT_DAILY_SEND_LIMIT = 250
 MAX_DAILY_SEND_LIMIT = 10_000
-CREATE_FIELDS = ("username", "domain", "display_name", "daily_send_limit", "permissions", "labels")
-UPDATE_FIELDS = ("display_name", "daily_send_limit", "permissions", "status", "labels")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewInbox:
+    """A checked request for a new inbox (``username`` lowercased, ``domain`` a host name;
+    None means the shared development domain)."""
+
+    username: str
+    domain: str | None = None
+    display_name: str | None = None
+    daily_send_limit: int = DEFAULT_DAILY_SEND_LIMIT
+    permissions: list[str] = field(default_factory=lambda: list(PERMISSIONS))
+    labels: list[str] = field(default_factory=list)
+
+
+class Keep(Enum):
+    """The value of an :class:`InboxChanges` field that stays as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboxChanges:
+    """Checked changes to an inbox; a field left at :data:`KEEP` is not touched."""
+
+    display_name: str | Keep | None = KEEP
+    daily_send_limit: int | Keep = KEEP
+    permissions: list[str] | Keep = KEEP
+    status: str | Keep = KEEP
+    labels: list[str] | Keep = KEEP
+
+    def changed(self) -> dict[str, Any]:
+        """The fields to change, by name."""
+        names = ("display_name", "daily_send_limit", "permissions", "status", "labels")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not KEEP}
 
 
 class Inboxes:
@@ -78,7 +115,7 @@ class Inboxes:
             account.id,
             limit=limit,
             offset=(page - 1) * limit,
-            status=None if status is None else validation.choices(status, "status", STATUSES),
+            status=status,
             domain=None if domain is None else domain.strip().lower(),
         )
         return self._with_counters(account, rows), total
@@ -89,21 +126,16 @@ class Inboxes:
         return [InboxWithCounts(**row, **counts[row["id"]]) for row in rows]
 
     # -- writes ----------------------------------------------------------------------------
-    def create(self, account: Account, body: dict[str, Any]) -> InboxWithCounts:
-        """Validate and store a new inbox.
+    def create(self, account: Account, new: NewInbox) -> InboxWithCounts:
+        """Store a new inbox.
 
         Raises:
-            InvalidRequest: a field is missing, unknown or out of range.
             Conflict: the address is taken.
             Refused: strict domain policy and the domain is not verified.
         """
-        validation.check_fields(body, CREATE_FIELDS, required=("username",))
-        username = validation.username(body["username"])
+        username = new.username
         shared = self._config.shared_domain
-        domain = shared
-        if body.get("domain") is not None:
-            domain = validation.domain_name(body["domain"])
-        fields = self._checked_fields(body)
+        domain = new.domain or shared
         self._domains.require_for_inbox(account, domain)
         if domain == shared:
             address = f"{username}--{account.short_id}@{shared}"
@@ -115,12 +147,12 @@ class Inboxes:
             account_id=account.id,
             address=address,
             username=username,
-            display_name=fields.get("display_name"),
+            display_name=new.display_name,
             domain=domain,
             status="active",
-            permissions=fields.get("permissions", list(PERMISSIONS)),
-            daily_send_limit=fields.get("daily_send_limit", DEFAULT_DAILY_SEND_LIMIT),
-            labels=fields.get("labels", []),
+            permissions=list(new.permissions),
+            daily_send_limit=new.daily_send_limit,
+            labels=list(new.labels),
             created_at=now,
             updated_at=now,
         )
@@ -128,43 +160,13 @@ class Inboxes:
             raise Conflict(f"address {address} already exists", details={"address": address})
         return self.get(account, row["id"])
 
-    def _checked_fields(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The optional inbox fields present in ``body``, validated."""
-        fields: dict[str, Any] = {}
-        if body.get("display_name") is not None:
-            fields["display_name"] = validation.string(body["display_name"], "display_name")
-        if "daily_send_limit" in body:
-            fields["daily_send_limit"] = validation.integer(
-                body["daily_send_limit"], "daily_send_limit", low=1, high=MAX_DAILY_SEND_LIMIT
-            )
-        if "permissions" in body:
-            fields["permissions"] = validation.string_set(
-                body["permissions"], "permissions", allowed=PERMISSIONS, allow_empty=False
-            )
-        if "labels" in body:
-            fields["labels"] = validation.string_set(body["labels"], "labels")
-        if "status" in body:
-            fields["status"] = validation.choices(body["status"], "status", STATUSES)
-        return fields
-
-    def update(self, account: Account, inbox_id: str, body: dict[str, Any]) -> InboxWithCounts:
-        """Change the fields of :data:`UPDATE_FIELDS` given in ``body``."""
-        validation.check_fields(body, UPDATE_FIELDS)
-        if "display_name" in body and body["display_name"] is None:
-            fields: dict[str, Any] = {"display_name": None}
-            fields.update(
-                self._checked_fields({k: v for k, v in body.items() if k != "display_name"})
-            )
-        else:
-            fields = self._checked_fields(body)
-        if not body:
-            raise InvalidRequest(f"nothing to change; send any of {', '.join(UPDATE_FIELDS)}")
-        return self._change(account, inbox_id, fields)
+    def update(self, account: Account, inbox_id: str, changes: InboxChanges) -> InboxWithCounts:
+        """Apply ``changes``; the inbox as it is now."""
+        return self._change(account, inbox_id, changes.changed())
 
     def set_status(self, account: Account, inbox_id: str, status: str) -> InboxWithCounts:
-        return self._change(
-            account, inbox_id, {"status": validation.choices(status, "status", STATUSES)}
-        )
+        """Set ``active``, ``disabled`` or ``suspended`` (one of :data:`STATUSES`)."""
+        return self._change(account, inbox_id, {"status": status})
 
     def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> InboxWithCounts:
         self.row(account, inbox_id)  # NotFound before anything changes

@@ -7,7 +7,6 @@ import sqlite3
 import time
 from typing import Any
 
-from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.inboxes import Inboxes
@@ -243,7 +242,7 @@ class Messages:
         where, params = ["inbox_id = ?"], [inbox_id]
         if "direction" in filters:
             where.append("direction = ?")
-            params.append(validation.choices(filters["direction"], "direction", DIRECTIONS))
+            params.append(filters["direction"])
         if "thread_id" in filters:
             where.append("thread_id = ?")
             params.append(filters["thread_id"])
@@ -342,7 +341,7 @@ class Messages:
         where, params = ["inbox_id = ?"], [inbox_id]
         if direction != "any":
             where.append("direction = ?")
-            params.append(validation.choices(direction, "direction", (*DIRECTIONS, "any")))
+            params.append(direction)
         if from_address:
             where.append("lower(from_address) = lower(?)")
             params.append(from_address.strip())

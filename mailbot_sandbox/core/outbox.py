@@ -5,8 +5,6 @@ Nothing ever leaves the machine; each such send is kept here for tests to assert
 
 from __future__ import annotations
 
-from typing import Any
-
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
 from mailbot_sandbox.store import Store, messages, outbox
@@ -44,20 +42,3 @@ class Outbox:
 
     def raw(self, account: Account, captured_id: str) -> bytes:
         return messages.raw_bytes(self._store, self.get(account, captured_id)["raw_id"])
-
-
-def outbox_json(row: CapturedRow) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "inbox_id": row["inbox_id"],
-        "message_id": row["message_id"],
-        "mail_from": row["mail_from"],
-        "recipients": row["recipients"],
-        "to_addresses": row["to_addresses"],
-        "cc_addresses": row["cc_addresses"],
-        "subject": row["subject"],
-        "body_text": row["body_text"],
-        "body_html": row["body_html"],
-        "size": row["size"],
-        "created_at": row["created_at"],
-    }

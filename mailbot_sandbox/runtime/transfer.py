@@ -10,7 +10,6 @@ arrives from outside, so the inbox's rules and threading apply as for SMTP.
 
 from __future__ import annotations
 
-import base64
 import re
 import time
 from collections.abc import Iterator
@@ -212,9 +211,7 @@ def import_mail(services: Services, account: Account, inbox: str, sources: list[
     for source in sources:
         for where, raw in read_messages(source):
             try:
-                services.delivery.inject(
-                    account, target["id"], {"raw_base64": base64.b64encode(raw).decode("ascii")}
-                )
+                services.delivery.inject(account, target["id"], raw)
             except SandboxError as exc:
                 reason = getattr(exc, "message", str(exc))
                 raise TransferError(f"{where}: {reason} (imported {imported} before it)") from None

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from mailbot_sandbox.core import fields as validation
 from mailbot_sandbox.core.accounts import Account
+from mailbot_sandbox.core.addresses import parse_address
 from mailbot_sandbox.core.policy import Refused, may_send
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import ApiError
@@ -96,9 +96,7 @@ class MailHandler:
         rcpt_options: list[str],
     ) -> str:
         if isinstance(session.auth_data, Submitter):
-            try:
-                validation.email_address(address, "recipient")
-            except ApiError:
+            if parse_address(address) is None:
                 return f"553 5.1.3 <{address}>: not a valid address"
         else:
             reason = self.services.delivery.refuse_recipient(address)  # one indexed read

@@ -1,0 +1,332 @@
+"""Every request body and query string the API takes, declared once.
+
+Views parse into these (validation), the OpenAPI document is generated from them, and each
+turns itself into the typed value the core method wants (:meth:`to_core`-style methods), so no
+request dict travels past ``api/``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+
+from mailbot_sandbox.api.checks import (
+    Addresses,
+    Base64,
+    DnsName,
+    DomainName,
+    EmailAddress,
+    Headers,
+    HeaderText,
+    Labels,
+    LongText,
+    MediaType,
+    ReplyToAddresses,
+    SearchText,
+    Shape,
+    ShortText,
+    SomeAddresses,
+    Text,
+)
+from mailbot_sandbox.core.domains import DnsRecordRow
+from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
+from mailbot_sandbox.core.inboxes import (
+    DEFAULT_DAILY_SEND_LIMIT,
+    MAX_DAILY_SEND_LIMIT,
+    PERMISSIONS,
+    InboxChanges,
+    NewInbox,
+)
+from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
+from mailbot_sandbox.mail.message import Attachment
+
+Status = Literal["active", "disabled", "suspended"]
+DailySendLimit = Annotated[StrictInt, Field(ge=1, le=MAX_DAILY_SEND_LIMIT)]
+
+
+def _in_permission_order(items: list[str]) -> list[str]:
+    return sorted(set(items), key=PERMISSIONS.index)
+
+
+Permissions = Annotated[
+    list[Literal["send", "receive", "search"]],
+    Field(min_length=1),
+    AfterValidator(_in_permission_order),
+]
+
+
+def _username(value: str) -> str:
+    name = value.lower()
+    if not set(name) <= _USERNAME_CHARS or name.startswith(".") or name.endswith("."):
+        raise ValueError(
+            "may hold only a-z, 0-9, '.', '_' and '-' (1-64 characters) "
+            "and must not start or end with '.'"
+        )
+    return name
+
+
+_USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+Username = Annotated[
+    ShortText,
+    AfterValidator(_username),
+    Field(json_schema_extra={"pattern": "^[a-z0-9._-]{1,64}$"}),
+]
+MAX_SECONDS = 10 * 365 * 86400
+
+
+# -- inboxes and domains --------------------------------------------------------------------------
+class NewInboxBody(Shape):
+    """``POST /v1/inboxes``."""
+
+    username: Username
+    domain: DomainName | None = None
+    display_name: Text | None = None
+    daily_send_limit: DailySendLimit = DEFAULT_DAILY_SEND_LIMIT
+    permissions: Permissions = ["send", "receive", "search"]
+    labels: Labels = []
+
+    def to_core(self) -> NewInbox:
+        return NewInbox(
+            username=self.username,
+            domain=self.domain,
+            display_name=self.display_name,
+            daily_send_limit=self.daily_send_limit,
+            permissions=list(self.permissions),
+            labels=list(self.labels),
+        )
+
+
+class InboxChangesBody(Shape):
+    """``PATCH /v1/inboxes/{inbox_id}``: only the fields sent change."""
+
+    display_name: Text | None = None
+    daily_send_limit: DailySendLimit = DEFAULT_DAILY_SEND_LIMIT
+    permissions: Permissions = []
+    status: Status = "active"
+    labels: Labels = []
+
+    @model_validator(mode="after")
+    def _something(self) -> InboxChangesBody:
+        if not self.model_fields_set:
+            names = ", ".join(type(self).model_fields)
+            raise ValueError(f"nothing to change; send any of {names}")
+        return self
+
+    def to_core(self) -> InboxChanges:
+        return InboxChanges(**{name: getattr(self, name) for name in self.model_fields_set})
+
+
+class StatusBody(Shape):
+    """``POST /sandbox/v1/inboxes/{inbox_id}/status``."""
+
+    status: Status
+
+
+class NewDomainBody(Shape):
+    """``POST /v1/domains``."""
+
+    domain: DomainName
+
+
+# -- messages -------------------------------------------------------------------------------------
+class AttachmentBody(Shape):
+    filename: Text
+    content_type: MediaType | None = None
+    content: Base64
+
+    def to_core(self) -> Attachment:
+        import mimetypes
+
+        guessed = mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
+        return Attachment(
+            filename=self.filename,
+            content_type=(self.content_type or guessed).lower(),
+            content=self.content,
+        )
+
+
+class _DraftBody(Shape):
+    body_text: StrictStr | None = None
+    body_html: StrictStr | None = None
+    cc: Addresses = []
+    bcc: Addresses = []
+    headers: Headers = {}
+    attachments: list[AttachmentBody] = []
+    labels: Labels = []
+    track_opens: StrictBool = False
+    track_clicks: StrictBool = False
+
+    @model_validator(mode="after")
+    def _has_body(self) -> _DraftBody:
+        if self.body_text is None and self.body_html is None:
+            raise ValueError("send body_text, body_html or both")
+        return self
+
+    def _draft(self) -> dict[str, Any]:
+        return {
+            "body_text": self.body_text,
+            "body_html": self.body_html,
+            "cc": list(self.cc),
+            "bcc": list(self.bcc),
+            "headers": dict(self.headers),
+            "attachments": [item.to_core() for item in self.attachments],
+            "labels": list(self.labels),
+            "track_opens": self.track_opens,
+            "track_clicks": self.track_clicks,
+        }
+
+
+class SendBody(_DraftBody):
+    """``POST /v1/inboxes/{inbox_id}/messages``."""
+
+    to: SomeAddresses
+    subject: HeaderText = ""
+    reply_to: ReplyToAddresses = []
+
+    def to_core(self) -> NewMessage:
+        return NewMessage(
+            to=list(self.to), subject=self.subject, reply_to=list(self.reply_to), **self._draft()
+        )
+
+
+class SendWithInboxBody(SendBody):
+    """``POST /v1/messages/send``: the docs' form, with the sending inbox in the body."""
+
+    inbox_id: ShortText
+
+
+class ReplyBody(_DraftBody):
+    """``POST /v1/inboxes/{inbox_id}/messages/{message_id}/reply``."""
+
+    reply_all: StrictBool = False
+
+    def to_core(self) -> ReplyDraft:
+        return ReplyDraft(reply_all=self.reply_all, **self._draft())
+
+
+class SearchBody(Shape):
+    """``POST /v1/inboxes/{inbox_id}/messages/search``."""
+
+    query: SearchText = ""
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
+    page: Annotated[StrictInt, Field(ge=1)] = 1
+
+
+class LabelsBody(Shape):
+    """``PUT /v1/inboxes/{inbox_id}/messages/{message_id}/labels``: replaces the set."""
+
+    labels: Labels
+
+
+class InjectBody(Shape):
+    """``POST /sandbox/v1/inboxes/{inbox_id}/messages``: raw RFC 822 text, base64 bytes, or
+    the parts of a simple message."""
+
+    raw: Annotated[StrictStr, Field(min_length=1)] | None = None
+    raw_base64: Base64 | None = None
+    from_: EmailAddress = Field("sender@example.com", alias="from")
+    to: Addresses | None = None
+    subject: HeaderText = ""
+    body_text: StrictStr | None = None
+    body_html: StrictStr | None = None
+    headers: Headers = {}
+
+    def to_core(self) -> bytes | InjectedMail:
+        if self.raw is not None:
+            return self.raw.encode("utf-8", "surrogateescape")
+        if self.raw_base64 is not None:
+            return self.raw_base64
+        return InjectedMail(
+            from_address=self.from_,
+            to=list(self.to) if self.to is not None else None,
+            subject=self.subject,
+            body_text=self.body_text,
+            body_html=self.body_html,
+            headers=dict(self.headers),
+        )
+
+
+# -- the control plane ----------------------------------------------------------------------------
+class ClockBody(Shape):
+    """``POST /sandbox/v1/clock``: exactly one of the three."""
+
+    now: Annotated[ShortText, Field(json_schema_extra={"format": "date-time"})] | None = None
+    offset_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
+    advance_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ClockBody:
+        if len(self.model_fields_set) != 1:
+            raise ValueError("send exactly one of now, offset_seconds, advance_seconds")
+        return self
+
+
+class DnsRecordBody(Shape):
+    # A domain's own dns_records (with purpose, required, status) may be posted as they are.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["TXT", "MX"]
+    name: DnsName
+    value: LongText
+    priority: Annotated[StrictInt, Field(ge=0, le=65535)] = 10
+
+    def to_core(self) -> DnsRecordRow:
+        priority = self.priority if self.type == "MX" else None
+        return DnsRecordRow(type=self.type, name=self.name, value=self.value, priority=priority)
+
+
+class DnsBody(Shape):
+    """``POST /sandbox/v1/dns``; a domain's own ``dns_records`` can be posted as they are."""
+
+    records: Annotated[list[DnsRecordBody], Field(min_length=1)]
+
+
+# -- query strings --------------------------------------------------------------------------------
+Page = Annotated[int, Field(ge=1, le=1_000_000)]
+Limit = Annotated[int, Field(ge=1, le=100)]
+
+
+class PageQuery(Shape):
+    page: Page = 1
+    limit: Limit = 20
+
+
+class InboxQuery(PageQuery):
+    status: Status | None = None
+    domain: str | None = None
+
+
+class MessageQuery(PageQuery):
+    direction: Literal["inbound", "outbound"] | None = None
+    thread_id: str | None = None
+    label: str | None = None
+    from_address: str | None = None
+    after: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    before: str | None = Field(None, json_schema_extra={"format": "date-time"})
+
+    def filters(self) -> dict[str, str]:
+        fields = ("direction", "thread_id", "label", "from_address", "after", "before")
+        return {name: value for name in fields if (value := getattr(self, name)) is not None}
+
+
+class WaitQuery(Shape):
+    direction: Literal["inbound", "outbound", "any"] = "inbound"
+    from_address: str | None = None
+    subject_contains: str | None = None
+    timeout_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = DEFAULT_WAIT_MS
+    poll_interval_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = 0  # accepted; nothing polls
+    after: str | None = Field(None, description="an ISO-8601 time or a message id")
+
+
+class OutboxQuery(PageQuery):
+    to: str | None = None
+    inbox_id: str | None = None

@@ -1,0 +1,244 @@
+"""The value types request shapes are built from, and pydantic errors as ``InvalidRequest``.
+
+Each check is written once here, as an annotated type the request models in
+:mod:`~mailbot_sandbox.api.bodies` reuse; a failure names the field it is about
+(``to[1]``, ``attachments[0].content``, ``headers.X-Tag``), as the error contract promises.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+)
+
+from mailbot_sandbox.core.addresses import is_valid_domain, parse_address
+from mailbot_sandbox.errors import InvalidRequest
+from mailbot_sandbox.mail.compose import is_managed_header
+
+MAX_TEXT = 256
+MAX_ITEMS = 50
+MAX_ADDRESSES = 100
+
+_HEADER_NAME_CHARS = frozenset(chr(code) for code in range(33, 127)) - {":"}
+
+
+class Shape(BaseModel):
+    """Base of every request shape: unknown fields are refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- single values ------------------------------------------------------------------------------
+def _no_control_characters(value: str) -> str:
+    # No CR/LF above all: these values end up in mail headers.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _domain(value: str) -> str:
+    name = value.strip().lower().rstrip(".")
+    if not is_valid_domain(name):
+        raise ValueError(f"{short_repr(value)} is not a valid domain name")
+    return name
+
+
+def _dns_name(value: str) -> str:
+    # Unlike a host name, a DNS owner name's labels may hold "_" (_dmarc, _domainkey).
+    name = value.strip().lower().rstrip(".")
+    labels = name.split(".")
+    if not all(label and set(label) <= _DNS_NAME_CHARS for label in labels) or any(
+        label[0] == "-" or label[-1] == "-" or len(label) > 63 for label in labels
+    ):
+        raise ValueError(f"{short_repr(value)} is not a valid DNS name")
+    return name
+
+
+_DNS_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _address(value: str) -> str:
+    address = parse_address(value)
+    if address is None:
+        raise ValueError(f"{short_repr(value)} is not a valid email address")
+    return address
+
+
+def _base64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a base64 string, got {type_name(value)}")
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not valid base64") from None
+
+
+def _header_name(value: str) -> str:
+    if not 1 <= len(value) <= 76 or not set(value) <= _HEADER_NAME_CHARS:
+        raise ValueError(f"{short_repr(value)} is not a valid header name")
+    if is_managed_header(value):
+        raise ValueError(f"{value} is set by the sandbox; use the message fields instead")
+    return value
+
+
+_NO_CONTROL = AfterValidator(_no_control_characters)
+_NOT_BLANK = AfterValidator(_not_blank)
+
+Text = Annotated[StrictStr, Field(max_length=MAX_TEXT), _NO_CONTROL, _NOT_BLANK]
+ShortText = Annotated[StrictStr, Field(max_length=64), _NO_CONTROL, _NOT_BLANK]
+LongText = Annotated[StrictStr, Field(max_length=4096), _NO_CONTROL, _NOT_BLANK]
+# A subject or a header value: may be empty, at most one line of RFC 5322's 998 characters.
+HeaderText = Annotated[StrictStr, Field(max_length=998), _NO_CONTROL]
+SearchText = Annotated[StrictStr, Field(max_length=1000), _NO_CONTROL]
+MediaType = Annotated[StrictStr, Field(max_length=127, pattern="/"), _NO_CONTROL, _NOT_BLANK]
+
+DomainName = Annotated[StrictStr, Field(max_length=253), _NO_CONTROL, AfterValidator(_domain)]
+DnsName = Annotated[StrictStr, Field(max_length=253), _NO_CONTROL, AfterValidator(_dns_name)]
+EmailAddress = Annotated[StrictStr, Field(max_length=320), _NO_CONTROL, AfterValidator(_address)]
+Base64 = Annotated[
+    bytes,
+    BeforeValidator(_base64, json_schema_input_type=str),
+    Field(json_schema_extra={"contentEncoding": "base64"}),
+]
+HeaderName = Annotated[StrictStr, AfterValidator(_header_name)]
+Headers = dict[HeaderName, HeaderText]
+
+
+# -- lists ----------------------------------------------------------------------------------------
+_T = TypeVar("_T")
+
+
+def _distinct(items: list[_T]) -> list[_T]:
+    """Duplicates dropped, first order kept."""
+    return list(dict.fromkeys(items))
+
+
+def _distinct_addresses(items: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for address in items:
+        seen.setdefault(address.lower(), address)
+    return list(seen.values())
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+# One address or a list of them, each checked; duplicates (in any case) dropped.
+_ONE_OR_MANY = BeforeValidator(
+    _one_or_many, json_schema_input_type=EmailAddress | list[EmailAddress]
+)
+Addresses = Annotated[
+    list[EmailAddress],
+    _ONE_OR_MANY,
+    Field(max_length=MAX_ADDRESSES),
+    AfterValidator(_distinct_addresses),
+]
+SomeAddresses = Annotated[
+    list[EmailAddress],
+    _ONE_OR_MANY,
+    Field(min_length=1, max_length=MAX_ADDRESSES),
+    AfterValidator(_distinct_addresses),
+]
+ReplyToAddresses = Annotated[
+    list[EmailAddress], _ONE_OR_MANY, Field(max_length=10), AfterValidator(_distinct_addresses)
+]
+Labels = Annotated[list[ShortText], Field(max_length=MAX_ITEMS), AfterValidator(_distinct)]
+
+
+# -- errors ---------------------------------------------------------------------------------------
+def type_name(value: Any) -> str:
+    """How an error message names the JSON type of ``value``."""
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``("attachments", 0, "content")`` -> ``attachments[0].content``."""
+    text = ""
+    for part in loc:
+        if part == "[key]":  # the key of a mapping: its name is the previous part already
+            continue
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def invalid_request(exc: ValidationError, model: type[BaseModel], noun: str) -> InvalidRequest:
+    """The first of pydantic's errors as today's message naming the field (or parameter)."""
+    error = exc.errors(include_url=False)[0]
+    where, kind, value = _where(error["loc"]), error["type"], error.get("input")
+    ctx: dict[str, Any] = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        names = (info.alias or name for name, info in model.model_fields.items())
+        allowed = ", ".join(sorted(names)) if len(error["loc"]) == 1 else None
+        message = f"unknown {noun} {where.rpartition('.')[2]!r}"
+        if allowed:
+            message += f"; allowed {noun}s are {allowed}"
+    elif kind == "missing":
+        message = f"{where} is required"
+    elif kind == "value_error":
+        message = f"{where} {ctx['error']}" if where else str(ctx["error"])
+    elif kind in ("int_type", "int_parsing", "int_from_float"):
+        message = f"{where} must be a whole number, got {_shown(value)}"
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        low, high = ctx.get("ge", ctx.get("gt")), ctx.get("le", ctx.get("lt"))
+        bound = f"at least {low}" if low is not None else f"at most {high}"
+        message = f"{where} must be {bound}, got {value}"
+    elif kind == "literal_error":
+        message = f"{where} must be one of {ctx['expected']}, got {short_repr(value)}"
+    elif kind == "string_type":
+        message = f"{where} must be a string, got {type_name(value)}"
+    elif kind in ("bool_type", "bool_parsing"):
+        message = f"{where} must be true or false, got {_shown(value)}"
+    elif kind == "list_type":
+        message = f"{where} must be a list, got {type_name(value)}"
+    elif kind in ("dict_type", "model_type", "model_attributes_type"):
+        message = f"{where} must be an object, got {type_name(value)}"
+    elif kind == "too_short":
+        message = f"{where} must not be empty"
+    elif kind == "too_long":
+        message = f"{where} may hold at most {ctx['max_length']} {_unit(value)}"
+    else:
+        message = f"{where}: {error['msg']}"
+    return InvalidRequest(message, field=where or None)
+
+
+def _shown(value: Any) -> str:
+    # Query parameters are strings: show the text; for JSON values name the type.
+    return repr(value) if isinstance(value, str) else type_name(value)
+
+
+def _unit(value: Any) -> str:
+    return "characters" if isinstance(value, str) else "items"
