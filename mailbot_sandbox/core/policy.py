@@ -9,11 +9,11 @@ where a reason is put into words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from mailbot_sandbox.errors import ApiError
+from mailbot_sandbox.store.inboxes import InboxRow
 
 Permission = Literal["send", "receive", "search"]
 Action = Literal["send", "receive"]
@@ -105,7 +105,7 @@ class Refused(ApiError):
 
 
 # -- the rules -------------------------------------------------------------------------------------
-def may_send(inbox: Mapping[str, Any]) -> InboxInactive | PermissionDenied | None:
+def may_send(inbox: InboxRow) -> InboxInactive | PermissionDenied | None:
     """Why ``inbox`` may not send now (API send or reply, SMTP submission), or None."""
     if inbox["status"] != "active":
         return InboxInactive(inbox["address"], inbox["status"], "send")
@@ -115,7 +115,7 @@ def may_send(inbox: Mapping[str, Any]) -> InboxInactive | PermissionDenied | Non
 
 
 def may_receive(
-    inbox: Mapping[str, Any], address: str | None = None
+    inbox: InboxRow, address: str | None = None
 ) -> InboxInactive | PermissionDenied | None:
     """Why ``inbox`` may not take mail now, or None; ``address`` is how the mail named it
     (the envelope recipient as written), the inbox's own address by default."""
@@ -127,7 +127,7 @@ def may_receive(
     return None
 
 
-def may_search(inbox: Mapping[str, Any]) -> PermissionDenied | None:
+def may_search(inbox: InboxRow) -> PermissionDenied | None:
     """Why ``inbox`` may not search its messages, or None. A disabled or suspended inbox
     keeps its mail readable, so status does not matter here."""
     if "search" not in inbox["permissions"]:
@@ -136,7 +136,7 @@ def may_search(inbox: Mapping[str, Any]) -> PermissionDenied | None:
 
 
 def may_deliver_to(
-    inbox: Mapping[str, Any] | None, address: str
+    inbox: InboxRow | None, address: str
 ) -> UnknownRecipient | InboxInactive | PermissionDenied | None:
     """Why mail to ``address`` (found as ``inbox``, None when no inbox has it) is refused."""
     if inbox is None:
@@ -150,9 +150,7 @@ def may_host_inboxes(domain: str, status: str | None) -> DomainNotVerified | Non
     return None if status == "verified" else DomainNotVerified(domain)
 
 
-def within_daily_limit(
-    inbox: Mapping[str, Any], sends_today: int, retry_after: int
-) -> DailyLimit | None:
+def within_daily_limit(inbox: InboxRow, sends_today: int, retry_after: int) -> DailyLimit | None:
     """Why one more send today is refused (``sends_today`` already counted), or None."""
     if sends_today >= inbox["daily_send_limit"]:
         return DailyLimit(inbox["address"], inbox["daily_send_limit"], sends_today, retry_after)
