@@ -5,6 +5,7 @@ Plain helpers (the ``Api`` client, ``send``, ``smtp_message``, ...) live in ``te
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,14 @@ import pytest
 
 from mailbot_sandbox import Sandbox
 from tests.helpers import Api, fresh_key
+
+
+@pytest.fixture(autouse=True)
+def _without_mailbot_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide the developer's own MAILBOT_* variables: every test starts from the defaults."""
+    for name in list(os.environ):
+        if name.startswith("MAILBOT_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

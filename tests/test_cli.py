@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -14,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import environ_without_settings
+
 
 def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -21,7 +22,7 @@ def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**environ_without_settings(), **(env or {})},
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.helpers import smtp_message, wait_until_parked
+from tests.helpers import environ_without_settings, smtp_message, wait_until_parked
 
 WORKERS = 2
 SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
@@ -57,7 +57,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")},
+        env=environ_without_settings(),
     )
     assert process.stdout is not None
     lines = []
@@ -219,6 +219,7 @@ def test_memory_database_runs_one_process(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=environ_without_settings(),
     )
     assert process.stdout is not None
     banner = ""
