@@ -19,20 +19,30 @@ from typing import Any
 import requests
 
 from mailbot_sandbox import Sandbox
+from tests.contract import check_response
 
 
 class Api:
-    """A real HTTP client bound to one API key (so to one sandbox account)."""
+    """A real HTTP client bound to one API key (so to one sandbox account).
 
-    def __init__(self, base_url: str, key: str) -> None:
+    Every response it receives is checked against the sandbox's ``/v1/openapi.json``
+    (status listed for the route, body matching the schema); ``check_contract=False`` is
+    for a test that means to receive something else.
+    """
+
+    def __init__(self, base_url: str, key: str, *, check_contract: bool = True) -> None:
         self.base_url = base_url
         self.key = key
+        self.check_contract = check_contract
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {key}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
-        return self.session.request(method, self.base_url + path, **kwargs)
+        response = self.session.request(method, self.base_url + path, **kwargs)
+        if self.check_contract:
+            check_response(self.base_url, response)
+        return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)

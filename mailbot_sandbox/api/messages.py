@@ -172,9 +172,9 @@ def raw_message(inbox_id: str, message_id: str) -> Response:
     bp,
     "GET",
     "/inboxes/<inbox_id>/messages/<message_id>/attachments/<attachment_id>",
-    "An attachment's bytes",
+    "An attachment's bytes, with the attachment's own content type",
     envelope="bytes",
-    content_type="application/octet-stream",
+    content_type="*/*",
 )
 def attachment(inbox_id: str, message_id: str, attachment_id: str) -> Response:
     row = services().messages.attachment(account(), inbox_id, message_id, attachment_id)

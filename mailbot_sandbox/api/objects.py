@@ -88,7 +88,7 @@ class Message(Out):
     id: str
     inbox_id: str
     thread_id: str
-    message_id_header: str
+    message_id_header: str | None
     from_address: str
     from_name: str | None
     to_addresses: list[str]
