@@ -1,4 +1,5 @@
-"""The search query compiler against a real in-memory SQLite database with the real schema."""
+"""The search query parser and its SQL rendering against a real in-memory SQLite database
+with the real schema."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 
 from mailbot_sandbox.errors import InvalidRequest
-from mailbot_sandbox.search.query import CompiledSearch, compile_query
+from mailbot_sandbox.search.query import parse_query
+from mailbot_sandbox.store.search import RenderedSearch as CompiledSearch
+from mailbot_sandbox.store.search import render
 
 INBOX = "inb_1"
 
@@ -136,6 +139,11 @@ def db() -> Iterator[sqlite3.Connection]:
     )
     yield connection
     connection.close()
+
+
+def compile_query(query: str) -> CompiledSearch:
+    """Parse a search string, then render it as the store runs it."""
+    return render(parse_query(query))
 
 
 def run(db: sqlite3.Connection, compiled: CompiledSearch) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response
@@ -26,7 +27,7 @@ bp = Blueprint("messages", __name__)
 SEND_ERRORS = (403, 404, 413, 429)
 
 
-def one(row: dict[str, Any], status: int = 200) -> Response:
+def one(row: Mapping[str, Any], status: int = 200) -> Response:
     return single(message_of(row), status)
 
 

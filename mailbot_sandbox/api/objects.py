@@ -212,7 +212,9 @@ def domain_json(row: DomainRow) -> dict[str, Any]:
     return {key: records if key == "dns_records" else fields[key] for key in _DOMAIN_KEYS}
 
 
-def message_json(row: Mapping[str, Any], attachments: list[dict[str, Any]]) -> dict[str, Any]:
+def message_json(
+    row: Mapping[str, Any], attachments: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """A :class:`Message`; ``bcc_addresses`` only on the sender's copy."""
     data = {key: attachments if key == "attachments" else row[key] for key in _MESSAGE_KEYS}
     if row["direction"] == "outbound":

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
 from mailbot_sandbox.core.drafts import Draft, InjectedMail, NewMessage, ReplyDraft
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
-from mailbot_sandbox.core.messages import Messages
+from mailbot_sandbox.core.messages import MessageRow, Messages
 from mailbot_sandbox.core.policy import (
     NoRecipientLeft,
     Reason,
@@ -120,7 +119,7 @@ class Delivery:
             content.from_address = mail_from
         if targets is None:
             targets = self.smtp_targets(recipients)
-        stored: list[dict[str, Any]] = []
+        stored: list[MessageRow] = []
         if targets:
             with self._store.write() as db:
                 raw_id = self._messages.store_raw(db.conn, raw)
@@ -158,7 +157,7 @@ class Delivery:
         return Sent(row["id"])
 
     # -- API ---------------------------------------------------------------------------------------
-    def send(self, account: Account, inbox_id: str, message: NewMessage) -> dict[str, Any]:
+    def send(self, account: Account, inbox_id: str, message: NewMessage) -> MessageRow:
         """``POST /v1/inboxes/{id}/messages``: build, deliver; the sender's copy."""
         inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
@@ -168,7 +167,7 @@ class Delivery:
 
     def reply(
         self, account: Account, inbox_id: str, message_id: str, draft: ReplyDraft
-    ) -> dict[str, Any]:
+    ) -> MessageRow:
         """Reply in the parent's thread: one ``Re:``, In-Reply-To and References set."""
         parent = self._messages.get(account, inbox_id, message_id)
         inbox = self._inboxes.row(account, inbox_id)
@@ -197,9 +196,7 @@ class Delivery:
             thread_id=parent["thread_id"],
         )
 
-    def inject(
-        self, account: Account, inbox_id: str, message: bytes | InjectedMail
-    ) -> dict[str, Any]:
+    def inject(self, account: Account, inbox_id: str, message: bytes | InjectedMail) -> MessageRow:
         """Control plane: deliver a message (raw bytes, or composed here) into an inbox as if
         it came over SMTP."""
         inbox = self._inboxes.row(account, inbox_id)
@@ -249,7 +246,7 @@ class Delivery:
         in_reply_to: str | None = None,
         references: list[str] | None = None,
         thread_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> MessageRow:
         cc, bcc, reply_to = draft.cc, draft.bcc, draft.reply_to
         body_text, body_html, attachments = draft.body_text, draft.body_html, draft.attachments
         message_id = new_message_id(inbox["domain"])
@@ -312,7 +309,7 @@ class Delivery:
         thread_id: str | None = None,
         track_opens: bool = False,
         track_clicks: bool = False,
-    ) -> dict[str, Any]:
+    ) -> MessageRow:
         """Count the send, store the sender's copy, deliver or capture each recipient."""
         recipients = list(dict.fromkeys(a.lower() for a in recipients))
         touched: list[str] = [inbox_id]
@@ -372,7 +369,7 @@ class Delivery:
         content: ParsedMail,
         raw_id: int,
         size: int,
-    ) -> dict[str, Any]:
+    ) -> MessageRow:
         """Store a received copy in ``inbox``; its row, JSON columns left as text."""
         return self._messages.insert(
             conn,
@@ -383,7 +380,6 @@ class Delivery:
             content=content,
             raw_id=raw_id,
             size=size,
-            decoded=False,
         )
 
     def _route(

@@ -10,30 +10,28 @@ next start catches up.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
 import time
-from typing import Any
 
 from mailbot_sandbox.mail.text import html_to_text
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, search
+from mailbot_sandbox.store.search import IndexSource
 
 BATCH = 200  # rows per transaction: writers wait at most one batch
 log = logging.getLogger("mailbot_sandbox.search")
 
 
-def _row_text(row: dict[str, Any]) -> list[Any]:
+def _row_text(row: IndexSource) -> tuple[int, str, str, str, str]:
     body = " ".join(filter(None, [row["body_text"], html_to_text(row["body_html"] or "") or None]))
-    recipients = json.loads(row["to_addresses"]) + json.loads(row["cc_addresses"])
-    return [
+    return (
         row["seq"],
         row["subject"],
         body,
         f"{row['from_name'] or ''} {row['from_address']}",
-        " ".join(recipients),
-    ]
+        row["recipients"],
+    )
 
 
 class SearchIndex:
@@ -72,31 +70,20 @@ class SearchIndex:
         return self._catch_up(background=False)
 
     def _indexed(self) -> int:
-        return int(
-            self._store.scalar("SELECT rowid FROM messages_fts ORDER BY rowid DESC LIMIT 1") or 0
-        )
+        return search.indexed_upto(self._store)
 
     def _catch_up(self, *, background: bool) -> int:
         added = 0
         with self._lock:
             while not (background and self._stopping.is_set()):
-                newest = self._store.scalar("SELECT max(seq) FROM messages") or 0
+                newest = search.newest_seq(self._store)
                 if newest <= self._indexed():
                     return added
                 # Where the index ends is read again under the write lock: another process
                 # sharing the database may have indexed these rows meanwhile.
                 with self._store.write() as db:
-                    rows = self._store.rows(
-                        "SELECT seq, subject, body_text, body_html, from_name, from_address, "
-                        "to_addresses, cc_addresses FROM messages WHERE seq > ? ORDER BY seq "
-                        "LIMIT ?",
-                        [self._indexed(), BATCH],
-                    )
-                    db.conn.executemany(
-                        "INSERT INTO messages_fts (rowid, subject, body, from_text, to_text) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [_row_text(row) for row in rows],
-                    )
+                    rows = search.unindexed(self._store, self._indexed(), BATCH)
+                    search.add_to_index(db.conn, [_row_text(row) for row in rows])
                 added += len(rows)
         return added
 

@@ -1,4 +1,4 @@
-"""Compile a Mailpit/Gmail-like search string into a safe FTS5 expression and SQL filters.
+"""Parse a Mailpit/Gmail-like search string into a typed query: words, phrases and filters.
 
 The query language (operator names are case-insensitive):
 
@@ -7,22 +7,22 @@ The query language (operator names are case-insensitive):
 * ``from:x`` / ``to:x`` (to or cc) / ``subject:x`` are case-insensitive "contains" filters;
   ``subject:"two words"`` takes the quoted value;
 * ``label:x`` matches one label exactly; ``has:attachment``; ``is:inbound`` / ``is:outbound``;
-* ``before:D`` / ``after:D`` filter on ``created_at`` (see :func:`compile_query`);
+* ``before:D`` / ``after:D`` filter on ``created_at`` (see :func:`parse_query`);
 * a leading ``-`` negates any term; an unknown ``word:thing`` is plain text.
 
-No user text ever becomes SQL: filters use ``?`` parameters and the FTS5 expression is built
-only from double-quoted strings, which FTS5 treats as literal text whatever they contain.
+The store renders the resulting :class:`SearchQuery` into SQL; the query's types live
+beside that rendering (``mailbot_sandbox.store.search``), the lowest layer that needs them.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from mailbot_sandbox.errors import InvalidRequest
+from mailbot_sandbox.store.search import Comparison, Filter, SearchQuery, Words
 
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 50
@@ -31,28 +31,8 @@ _OPERATORS = frozenset({"from", "to", "subject", "label", "has", "is", "before",
 _OPERATOR_RE = re.compile(r"([A-Za-z]+):")
 _HAS_VALUES = frozenset({"attachment", "attachments"})
 _IS_VALUES = frozenset({"inbound", "outbound"})
-# Mirrors the caller's positive MATCH: FTS5 has no stand-alone NOT, so exclusion is a subquery.
-_NOT_MATCH = "m.seq NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
-_LIKE = "LIKE ? ESCAPE '\\'"
-_JSON_LIKE = "EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value " + _LIKE + ")"
 # The latest instant a created_at string can hold; "after" the last representable day.
 _END_OF_TIME = "9999-12-31T23:59:59.999Z"
-
-
-@dataclass
-class CompiledSearch:
-    """A parsed search, ready to be AND-ed into ``SELECT ... FROM messages m WHERE ...``.
-
-    Attributes:
-        match: an FTS5 MATCH expression for ``messages_fts`` (pass it as a parameter), or
-            ``None`` when the query has no positive free-text terms.
-        where: SQL boolean fragments over alias ``m`` with ``?`` placeholders, to be AND-ed.
-        params: the parameters for ``where``, in order.
-    """
-
-    match: str | None = None
-    where: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,8 +43,8 @@ class _Term:
     quoted: bool
 
 
-def compile_query(query: str) -> CompiledSearch:
-    """Compile a search string into an FTS5 expression and SQL filters.
+def parse_query(query: str) -> SearchQuery:
+    """Parse a search string into its words, phrases and filters.
 
     Date semantics (``created_at`` is an ISO-8601 UTC string with milliseconds):
 
@@ -78,7 +58,7 @@ def compile_query(query: str) -> CompiledSearch:
         query: the user's search string; empty or blank matches everything.
 
     Returns:
-        The compiled search; every part of the user's text is in ``match`` or ``params``.
+        The parsed query; words without a letter or digit (``-``, ``@@``) are left out.
 
     Raises:
         InvalidRequest: (``field="query"``) for a query over 1,000 characters or 50 terms, an
@@ -98,28 +78,19 @@ def compile_query(query: str) -> CompiledSearch:
     # error), and tabs or newlines are whitespace to the user anyway.
     text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in query)
 
-    compiled = CompiledSearch()
-    positive: list[str] = []
+    parsed = SearchQuery()
     terms = 0
     for term in _tokenize(text):
         if term.operator is None:
             if not any(ch.isalnum() for ch in term.value):
-                continue  # "-", "@@", "*": nothing FTS5 could index, so nothing to find
-            expression = _fts_string(term.value) + ("" if term.quoted else "*")
-            if term.negated:
-                compiled.where.append(_NOT_MATCH)
-                compiled.params.append(expression)
-            else:
-                positive.append(expression)
+                continue  # "-", "@@", "*": nothing the index could hold, so nothing to find
+            parsed.words.append(Words(term.value, phrase=term.quoted, negated=term.negated))
         else:
-            sql, params = _operator_filter(term.operator, term.value)
-            compiled.where.append(f"NOT ({sql})" if term.negated else sql)
-            compiled.params.extend(params)
+            parsed.filters.append(_operator_filter(term.operator, term.value, term.negated))
         terms += 1
         if terms > MAX_TERMS:
             raise InvalidRequest(f"query must have at most {MAX_TERMS} terms", field="query")
-    compiled.match = " AND ".join(positive) or None
-    return compiled
+    return parsed
 
 
 def _tokenize(text: str) -> list[_Term]:
@@ -162,62 +133,36 @@ def _tokenize(text: str) -> list[_Term]:
     return terms
 
 
-def _fts_string(value: str) -> str:
-    """An FTS5 string literal: inside double quotes only ``"`` is special, written twice."""
-    return '"' + value.replace('"', '""') + '"'
-
-
-def _contains(value: str) -> str:
-    """A LIKE pattern for "contains ``value``", with ``\\``, ``%`` and ``_`` taken literally."""
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _operator_filter(operator: str, value: str) -> tuple[str, list[Any]]:
-    """The SQL fragment and parameters for one ``operator:value`` term.
+def _operator_filter(operator: str, value: str, negated: bool) -> Filter:
+    """The filter for one ``operator:value`` term.
 
     Args:
         operator: a lower-case name from ``_OPERATORS``.
         value: the raw value (quotes already removed).
-
-    Returns:
-        A boolean SQL fragment over alias ``m`` (never NULL, so ``NOT (...)`` negates it
-        exactly) and its parameters.
+        negated: the term had a leading ``-``.
 
     Raises:
         InvalidRequest: for an empty value, an unknown ``has:``/``is:`` value or a bad date.
     """
     if not value.strip():
         raise InvalidRequest(f"{operator}: needs a value", field="query")
-    if operator == "from":
-        # from_name may be NULL; COALESCE keeps "-from:x" from dropping those messages.
-        sql = f"(m.from_address {_LIKE} OR COALESCE(m.from_name, '') {_LIKE})"
-        return sql, [_contains(value)] * 2
-    if operator == "to":
-        # json_each decodes the stored lists, so escaped non-ASCII addresses match too.
-        to = _JSON_LIKE.format(column="m.to_addresses")
-        cc = _JSON_LIKE.format(column="m.cc_addresses")
-        return f"({to} OR {cc})", [_contains(value)] * 2
-    if operator == "subject":
-        return f"m.subject {_LIKE}", [_contains(value)]
-    if operator == "label":
-        sql = "EXISTS (SELECT 1 FROM json_each(m.labels) WHERE json_each.value = ?)"
-        return sql, [value]
+    if operator in ("from", "to", "subject", "label"):
+        return Filter(operator, value, negated)  # type: ignore[arg-type]  # checked just above
     if operator == "has":
         if value.lower() not in _HAS_VALUES:
             raise InvalidRequest(f"unknown has: value {value!r}; use has:attachment", field="query")
-        return "m.has_attachments = 1", []
+        return Filter("has_attachment", negated=negated)
     if operator == "is":
         if value.lower() not in _IS_VALUES:
             raise InvalidRequest(
                 f"unknown is: value {value!r}; use is:inbound or is:outbound", field="query"
             )
-        return "m.direction = ?", [value.lower()]
+        return Filter("direction", value.lower(), negated)
     comparison, bound = _date_bound(operator, value)
-    return f"m.created_at {comparison} ?", [bound]
+    return Filter("created_at", bound, negated, comparison)
 
 
-def _date_bound(operator: str, value: str) -> tuple[str, str]:
+def _date_bound(operator: str, value: str) -> tuple[Comparison, str]:
     """The comparison and ``created_at`` bound for ``before:value`` or ``after:value``.
 
     Args:
