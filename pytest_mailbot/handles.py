@@ -6,177 +6,22 @@ failed wait or assertion says what was asked for, lists what did arrive, and whe
 
 from __future__ import annotations
 
-import email
-import re
 from collections.abc import Callable
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage
-from functools import cached_property
 from typing import Any
 
 from pytest_mailbot.client import MailbotClient
-from pytest_mailbot.content import anchors, find_code, text_urls
+from pytest_mailbot.message import Attachment, Message
+
+__all__ = ["Attachment", "Clock", "Inbox", "MailTimeout", "Message", "Outbox", "describe"]
 
 
 class MailTimeout(AssertionError):
     """No matching message arrived in time (an AssertionError, so pytest reports it as such)."""
 
 
-class Attachment:
-    """One attachment of a message; ``content`` is fetched on first use."""
-
-    def __init__(self, data: dict[str, Any], loader: Callable[[], bytes]) -> None:
-        self.id: str = data["id"]
-        self.filename: str = data["filename"]
-        self.content_type: str = data["content_type"]
-        self.size: int = data["size"]
-        self._loader = loader
-
-    @cached_property
-    def content(self) -> bytes:
-        return self._loader()
-
-    def __repr__(self) -> str:
-        return f"<Attachment {self.filename!r} {self.content_type} {self.size} bytes>"
-
-
-class Message:
-    """A delivered (or captured) message, with the ways a test reads it."""
-
-    def __init__(
-        self,
-        data: dict[str, Any],
-        raw_loader: Callable[[], bytes],
-        attachment_loader: Callable[[str], bytes] | None = None,
-    ) -> None:
-        self.data = data
-        self._raw_loader = raw_loader
-        self._attachment_loader = attachment_loader
-
-    # -- fields ---------------------------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return str(self.data["id"])
-
-    @property
-    def subject(self) -> str:
-        return str(self.data.get("subject") or "")
-
-    @property
-    def text(self) -> str:
-        """The plain-text body ("" when there is none)."""
-        return str(self.data.get("body_text") or "")
-
-    @property
-    def html(self) -> str:
-        """The HTML body ("" when there is none)."""
-        return str(self.data.get("body_html") or "")
-
-    @property
-    def from_address(self) -> str:
-        return str(self.data.get("from_address") or self.data.get("mail_from") or "")
-
-    @property
-    def to(self) -> list[str]:
-        return list(self.data.get("to_addresses") or [])
-
-    @property
-    def cc(self) -> list[str]:
-        return list(self.data.get("cc_addresses") or [])
-
-    @property
-    def created_at(self) -> str:
-        return str(self.data.get("created_at") or "")
-
-    @cached_property
-    def raw(self) -> bytes:
-        """The RFC 822 bytes, exactly as stored."""
-        return self._raw_loader()
-
-    @cached_property
-    def headers(self) -> EmailMessage:
-        """All headers, case-insensitive: ``msg.headers["X-Campaign"]``."""
-        parsed = email.message_from_bytes(self.raw, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
-
-    @property
-    def attachments(self) -> list[Attachment]:
-        return [
-            Attachment(item, self._load_attachment(item["id"]))
-            for item in self.data.get("attachments") or []
-        ]
-
-    def _load_attachment(self, attachment_id: str) -> Callable[[], bytes]:
-        loader = self._attachment_loader
-        return (lambda: loader(attachment_id)) if loader else (lambda: b"")
-
-    # -- content --------------------------------------------------------------------------------
-    @property
-    def links(self) -> list[str]:
-        """Every link: those of the HTML body in order, then URLs written in the text."""
-        found = [href for href, _ in anchors(self.html)]
-        for url in text_urls(self.text):
-            if url not in found:
-                found.append(url)
-        return found
-
-    def link(self, text: str | None = None, pattern: str | None = None) -> str:
-        """The one link whose visible text contains ``text`` (case-insensitive), or whose URL
-        matches the regular expression ``pattern``; the only link when neither is given.
-
-        Raises:
-            AssertionError: no link, or more than one different link, fits.
-        """
-        candidates: list[str] = []
-        for href, label in anchors(self.html):
-            if text is not None and text.casefold() not in label.casefold():
-                continue
-            if pattern is not None and not re.search(pattern, href):
-                continue
-            candidates.append(href)
-        if text is None:
-            candidates += [
-                u for u in text_urls(self.text) if pattern is None or re.search(pattern, u)
-            ]
-        unique = list(dict.fromkeys(candidates))
-        if len(unique) == 1:
-            return unique[0]
-        wanted = (
-            " and ".join(
-                filter(None, [text and f"text {text!r}", pattern and f"pattern {pattern!r}"])
-            )
-            or "any"
-        )
-        listing = "\n".join(f"  {href}  ({label!r})" for href, label in anchors(self.html))
-        listing += "".join(f"\n  {u}  (in text)" for u in text_urls(self.text))
-        problem = "no link" if not unique else f"{len(unique)} different links"
-        raise AssertionError(
-            f"{problem} with {wanted} in message {self.subject!r}; its links:\n"
-            f"{listing or '  (none)'}"
-        )
-
-    def code(self, length: int | None = None) -> str:
-        """The one-time code in the message (text body, else the HTML's text).
-
-        Raises:
-            AssertionError: no code-like number is there.
-        """
-        from mailbot_sandbox import html_to_text
-
-        for source in (self.text, html_to_text(self.html), self.subject):
-            found = find_code(source, length)
-            if found:
-                return found
-        body = self.text or self.html
-        raise AssertionError(f"no one-time code in message {self.subject!r}:\n{body}")
-
-    def __repr__(self) -> str:
-        return f"<Message {self.id} from {self.from_address} {self.subject!r}>"
-
-
 def describe(messages: list[dict[str, Any]]) -> str:
+    """One line per message (time, direction, sender, subject), for failure reports."""
     if not messages:
         return "  (none)"
     return "\n".join(
@@ -197,10 +42,12 @@ class Inbox:
 
     @property
     def id(self) -> str:
+        """The inbox id, ``inb_...``."""
         return str(self.data["id"])
 
     @property
     def address(self) -> str:
+        """The email address to give the app under test."""
         return str(self.data["address"])
 
     @property
@@ -209,6 +56,7 @@ class Inbox:
         return f"{self._client.api_url}/inboxes/{self.id}/messages"
 
     def refresh(self) -> Inbox:
+        """Re-read the inbox (status, counters such as ``sends_today``) from the sandbox."""
         self.data = self._client.get_inbox(self.id)
         return self
 
@@ -225,6 +73,7 @@ class Inbox:
         return [self._message(m) for m in self._client.messages(self.id, **filters)]
 
     def threads(self) -> list[dict[str, Any]]:
+        """This inbox's threads, newest first, as the API returns them."""
         return self._client.threads(self.id)
 
     def wait_for(
@@ -331,6 +180,7 @@ class Inbox:
         return self._message(self._client.send(self.id, to=to, subject=subject, **fields))
 
     def reply(self, message: Message | str, **fields: Any) -> Message:
+        """Reply to ``message`` (a Message or its id) from this inbox; returns the sent copy."""
         message_id = message.id if isinstance(message, Message) else message
         return self._message(self._client.reply(self.id, message_id, **fields))
 
@@ -399,21 +249,25 @@ class Clock:
 
     @property
     def now(self) -> datetime:
+        """The account's current time (UTC)."""
         # The sandbox writes ISO-8601 UTC with a Z, which fromisoformat reads since 3.11.
         return datetime.fromisoformat(self._client.clock()["now"])
 
     def advance(
         self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0
     ) -> datetime:
+        """Move the clock forward by the sum of the arguments; returns the new time."""
         total = seconds + 60 * minutes + 3600 * hours + 86400 * days
         self._client.set_clock(advance_seconds=round(total))
         return self.now
 
     def set(self, moment: datetime | str) -> datetime:
+        """Set the clock to ``moment`` (a datetime or ISO-8601 text); returns the new time."""
         self._client.set_clock(now=moment if isinstance(moment, str) else moment.isoformat())
         return self.now
 
     def reset(self) -> None:
+        """Put the clock back to real time."""
         self._client.set_clock(offset_seconds=0)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-pytest.register_assert_rewrite("pytest_mailbot.handles")
+pytest.register_assert_rewrite("pytest_mailbot.handles", "pytest_mailbot.message")
 
 if TYPE_CHECKING:
     from pytest_mailbot.client import MailbotClient
@@ -24,6 +24,7 @@ _FAILED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``mailbot sandbox`` options and ini settings."""
     group = parser.getgroup("mailbot", "mailbot sandbox")
     group.addoption(
         "--mailbot-url",
@@ -81,6 +82,7 @@ class MailbotSandbox:
         }
 
     def client(self) -> MailbotClient:
+        """A new client of this session's account, closed with the session."""
         from pytest_mailbot.client import MailbotClient
 
         made = MailbotClient(self.base_url, self.api_key)
@@ -88,6 +90,7 @@ class MailbotSandbox:
         return made
 
     def close(self) -> None:
+        """Close the clients made by :meth:`client`."""
         for made in self._clients:
             made.close()
 
