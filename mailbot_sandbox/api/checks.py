@@ -30,6 +30,7 @@ MAX_ITEMS = 50
 MAX_ADDRESSES = 100
 
 _HEADER_NAME_CHARS = frozenset(chr(code) for code in range(33, 127)) - {":"}
+_DNS_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 class Shape(BaseModel):
@@ -68,9 +69,6 @@ def _dns_name(value: str) -> str:
     ):
         raise ValueError(f"{short_repr(value)} is not a valid DNS name")
     return name
-
-
-_DNS_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def _address(value: str) -> str:
@@ -211,11 +209,17 @@ def invalid_request(exc: ValidationError, model: type[BaseModel], noun: str) -> 
     elif kind == "value_error":
         message = f"{where} {ctx['error']}" if where else str(ctx["error"])
     elif kind in ("int_type", "int_parsing", "int_from_float"):
-        message = f"{where} must be a whole number, got {_shown(value)}"
+        low, high = _bounds(model, error["loc"])
+        span = f" from {low} to {high}" if low is not None and high is not None else ""
+        message = f"{where} must be an integer{span}, got {_shown(value)}"
     elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        low, high = ctx.get("ge", ctx.get("gt")), ctx.get("le", ctx.get("lt"))
-        bound = f"at least {low}" if low is not None else f"at most {high}"
-        message = f"{where} must be {bound}, got {value}"
+        low, high = _bounds(model, error["loc"])
+        if low is not None and high is not None:
+            message = f"{where} must be from {low} to {high}, got {value}"
+        elif low is not None:
+            message = f"{where} must be at least {low}, got {value}"
+        else:
+            message = f"{where} must be at most {high}, got {value}"
     elif kind == "literal_error":
         message = f"{where} must be one of {ctx['expected']}, got {short_repr(value)}"
     elif kind == "string_type":
@@ -233,6 +237,16 @@ def invalid_request(exc: ValidationError, model: type[BaseModel], noun: str) -> 
     else:
         message = f"{where}: {error['msg']}"
     return InvalidRequest(message, field=where or None)
+
+
+def _bounds(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[Any, Any]:
+    """The ``ge``/``le`` bounds declared on a top-level field, for a message naming both."""
+    info = model.model_fields.get(str(loc[0])) if len(loc) == 1 else None
+    low = high = None
+    for constraint in info.metadata if info is not None else ():
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+    return low, high
 
 
 def _shown(value: Any) -> str:
