@@ -7,6 +7,11 @@ drains whatever the client still sends, which on a kept-alive connection could b
 request. Here each request's body stream ends at its ``Content-Length``, so that drain can
 only ever see the rest of the current body, and the connection stays open. A request with a
 chunked body keeps the old behaviour (one request, then close).
+
+Between requests a connection holds no thread: it waits in
+:class:`~mailbot_sandbox.runtime.connections.Parking` until the head of its next request has
+arrived, and that request is then served by one of a bounded set of threads
+(:class:`~mailbot_sandbox.runtime.connections.RequestThreads`).
 """
 
 from __future__ import annotations
@@ -20,12 +25,19 @@ import threading
 from http.client import HTTPMessage
 from typing import Any, BinaryIO
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox.runtime.connections import (
+    Parking,
+    RequestThreads,
+    head_complete,
+    raise_open_file_limit,
+)
 
 log = logging.getLogger("mailbot_sandbox")
-IDLE_TIMEOUT = 75  # seconds a kept-alive connection may sit between requests
+READ_TIMEOUT = 30  # seconds a request's head or body may go without a byte arriving
+LISTEN_BACKLOG = 1024  # connections the kernel holds before they are accepted
 
 
 class _BodyReader:
@@ -81,6 +93,14 @@ class _Replay:
             data += self._stream.read(size - len(data))
         return data
 
+    def unread(self) -> bytes:
+        """The replayed bytes not read yet."""
+        return self._head.read()
+
+    @property
+    def stream(self) -> BinaryIO:
+        return self._stream
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
@@ -89,18 +109,56 @@ class KeepAliveHandler(WSGIRequestHandler):
     """HTTP/1.1 with persistent connections; request lines are logged at debug level."""
 
     protocol_version = "HTTP/1.1"
-    timeout = IDLE_TIMEOUT
+    timeout = READ_TIMEOUT
+    server: _Server
 
     def setup(self) -> None:
         super().setup()
         # Headers and body leave in separate writes; on a kept-alive connection Nagle's
         # algorithm would hold the body back for the client's delayed ACK (~40 ms).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.connections[self.connection] = threading.current_thread()  # type: ignore[attr-defined]
+        with contextlib.suppress(OSError):  # not TCP (a test's socket pair)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        head = self.server.heads.pop(self.connection, b"")
+        if head:  # what arrived while the connection was parked
+            self.rfile = _Replay(head, self.rfile)  # type: ignore[arg-type, assignment]
+        # Set when the connection goes back to parking after this request, with the part
+        # of the next request that arrived already.
+        self.parked_head: bytes | None = None
 
-    def finish(self) -> None:
-        self.server.connections.pop(self.connection, None)  # type: ignore[attr-defined]
-        super().finish()
+    def handle(self) -> None:
+        """Serve the requests whose heads are here already, then hand the connection back to
+        parking (kept alive) or let it close."""
+        self.close_connection = True
+        try:
+            self.handle_one_request()
+            while not self.close_connection:
+                head = self._unread()
+                if not head_complete(head):
+                    self.parked_head = head
+                    return
+                self.rfile = _Replay(head, self.rfile)  # type: ignore[arg-type, assignment]
+                self.handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client left or went silent
+
+    def _unread(self) -> bytes:
+        """What the client sent beyond the current request, taken out of the buffers without
+        waiting for more."""
+        rfile: Any = self.rfile
+        head = b""
+        while isinstance(rfile, _Replay):
+            head += rfile.unread()
+            rfile = rfile.stream
+        self.connection.settimeout(0)  # the buffered bytes only, no waiting on the socket
+        try:
+            buffered = rfile.peek()
+            head += rfile.read(len(buffered))
+        except (OSError, ValueError):
+            self.close_connection = True
+        finally:
+            self.connection.settimeout(self.timeout)
+        self.rfile = rfile
+        return head
 
     def parse_request(self) -> bool:
         """The standard library reads the header lines and then runs them through the email
@@ -182,12 +240,55 @@ def bind(host: str, port: int, what: str) -> socket.socket:
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
-        listener.listen(128)
+        listener.listen(LISTEN_BACKLOG)
     except OSError as exc:
         listener.close()
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise ConfigError(f"cannot listen for {what} on {host}:{port}: {reason or exc}") from None
     return listener
+
+
+class _Server(BaseWSGIServer):
+    """werkzeug's server with connections parked between requests and requests served by a
+    bounded set of threads."""
+
+    multithread = True
+
+    def __init__(self, host: str, port: int, app: Any, fd: int) -> None:
+        super().__init__(host, port, app, handler=KeepAliveHandler, fd=fd)
+        self.heads: dict[socket.socket, bytes] = {}  # for the handler about to serve each
+        # Connections with a request in progress and the threads serving them.
+        self.connections: dict[socket.socket, threading.Thread] = {}
+        self.threads = RequestThreads()
+        self.parking = Parking(self._dispatch)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A new connection waits in parking for its first request head."""
+        self.parking.park(request, kept_alive=False)
+
+    def _dispatch(self, connection: socket.socket, head: bytes) -> None:
+        self.threads.submit(self._serve, connection, head)
+
+    def _serve(self, connection: socket.socket, head: bytes) -> None:
+        try:
+            peer = connection.getpeername()
+        except OSError:  # the client left already
+            connection.close()
+            return
+        self.connections[connection] = threading.current_thread()
+        self.heads[connection] = head
+        handler: KeepAliveHandler | None = None
+        try:
+            handler = KeepAliveHandler(connection, peer, self)
+        except Exception:
+            self.handle_error(connection, peer)
+        finally:
+            self.connections.pop(connection, None)
+            self.heads.pop(connection, None)
+        if handler is not None and handler.parked_head is not None:
+            self.parking.park(connection, handler.parked_head, kept_alive=True)
+        else:
+            self.shutdown_request(connection)
 
 
 class HttpServer:
@@ -200,20 +301,11 @@ class HttpServer:
 
     def __init__(self, app: Any, host: str, port: int | None) -> None:
         self._listening = port is not None
+        raise_open_file_limit()
         # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
         # Without a port, werkzeug still wants a socket: an unbound one that never listens.
         with bind(host, port, "HTTP") if port is not None else socket.socket() as listener:
-            self._server: BaseWSGIServer = make_server(
-                host,
-                port or 0,
-                app,
-                threaded=True,
-                request_handler=KeepAliveHandler,
-                fd=listener.fileno(),
-            )
-        self._server.daemon_threads = True  # type: ignore[attr-defined]
-        # Open connections and the threads serving them, so stop() can end both.
-        self._server.connections = {}  # type: ignore[attr-defined]
+            self._server = _Server(host, port or 0, app, fd=listener.fileno())
         # serve_forever notices shutdown() once per poll interval: 0.5 s by default, which
         # every test session would wait at its end.
         self._thread = threading.Thread(
@@ -229,23 +321,17 @@ class HttpServer:
             self._thread.start()
 
     def adopt(self, connection: socket.socket) -> None:
-        """Serve a connection accepted by someone else, on a thread of its own."""
-        try:
-            peer = connection.getpeername()
-        except OSError:  # the client left already
-            connection.close()
-            return
-        self._server.process_request(connection, peer)
+        """Serve a connection accepted by someone else."""
+        self._server.parking.park(connection, kept_alive=False)
 
     def stop(self) -> None:
         if self._listening:
             self._server.shutdown()
         self._server.server_close()
-        open_connections = list(self._server.connections.items())  # type: ignore[attr-defined]
-        for connection, _ in open_connections:
+        self._server.parking.close()
+        for connection in list(self._server.connections):
             with contextlib.suppress(OSError):  # already gone
                 connection.shutdown(socket.SHUT_RDWR)
-        for _, handler in open_connections:
-            handler.join(timeout=10)
+        self._server.threads.close(timeout=10)
         if self._listening:
             self._thread.join(timeout=10)
