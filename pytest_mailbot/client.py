@@ -46,6 +46,7 @@ class MailbotClient:
         return f"{self.base_url}/v1"
 
     def close(self) -> None:
+        """Close the HTTP session."""
         self._session.close()
 
     # -- transport ------------------------------------------------------------------------------
@@ -70,12 +71,15 @@ class MailbotClient:
 
     # -- inboxes --------------------------------------------------------------------------------
     def create_inbox(self, **fields: Any) -> dict[str, Any]:
+        """Create an inbox (``POST /v1/inboxes``); returns it."""
         return self._data("POST", "/v1/inboxes", json=fields)
 
     def get_inbox(self, inbox_id: str) -> dict[str, Any]:
+        """One inbox by id."""
         return self._data("GET", f"/v1/inboxes/{inbox_id}")
 
     def update_inbox(self, inbox_id: str, **fields: Any) -> dict[str, Any]:
+        """Change an inbox (``PATCH``); returns it."""
         return self._data("PATCH", f"/v1/inboxes/{inbox_id}", json=fields)
 
     def delete_inbox(self, inbox_id: str) -> dict[str, Any]:
@@ -87,13 +91,16 @@ class MailbotClient:
         return self._data("DELETE", f"/sandbox/v1/inboxes/{inbox_id}")
 
     def list_inboxes(self, **params: Any) -> list[dict[str, Any]]:
+        """This account's inboxes, newest first; filters: status, domain, page, limit."""
         return self._data("GET", "/v1/inboxes", params=params)
 
     # -- messages -------------------------------------------------------------------------------
     def send(self, inbox_id: str, **fields: Any) -> dict[str, Any]:
+        """Send from an inbox; returns the sender's copy."""
         return self._data("POST", f"/v1/inboxes/{inbox_id}/messages", json=fields)
 
     def reply(self, inbox_id: str, message_id: str, **fields: Any) -> dict[str, Any]:
+        """Reply to a message of an inbox; returns the sent reply."""
         return self._data(
             "POST", f"/v1/inboxes/{inbox_id}/messages/{message_id}/reply", json=fields
         )
@@ -104,17 +111,21 @@ class MailbotClient:
         return self._data("GET", f"/v1/inboxes/{inbox_id}/messages", params=params)
 
     def message(self, inbox_id: str, message_id: str) -> dict[str, Any]:
+        """One message of an inbox."""
         return self._data("GET", f"/v1/inboxes/{inbox_id}/messages/{message_id}")
 
     def raw(self, inbox_id: str, message_id: str) -> bytes:
+        """A message's RFC 822 bytes as stored."""
         return self.request("GET", f"/v1/inboxes/{inbox_id}/messages/{message_id}/raw").content
 
     def attachment(self, inbox_id: str, message_id: str, attachment_id: str) -> bytes:
+        """An attachment's bytes."""
         return self.request(
             "GET", f"/v1/inboxes/{inbox_id}/messages/{message_id}/attachments/{attachment_id}"
         ).content
 
     def search(self, inbox_id: str, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Search an inbox's messages (needs the ``search`` permission)."""
         return self._data(
             "POST",
             f"/v1/inboxes/{inbox_id}/messages/search",
@@ -141,13 +152,16 @@ class MailbotClient:
             raise
 
     def threads(self, inbox_id: str, **params: Any) -> list[dict[str, Any]]:
+        """An inbox's threads, newest first."""
         return self._data("GET", f"/v1/inboxes/{inbox_id}/threads", params=params)
 
     def thread(self, inbox_id: str, thread_id: str) -> dict[str, Any]:
+        """One thread with its messages, oldest first."""
         return self._data("GET", f"/v1/inboxes/{inbox_id}/threads/{thread_id}")
 
     # -- control plane --------------------------------------------------------------------------
     def clock(self) -> dict[str, Any]:
+        """This account's clock: ``now`` and ``offset_seconds``."""
         return self._data("GET", "/sandbox/v1/clock")
 
     def set_clock(self, **change: Any) -> dict[str, Any]:
@@ -164,9 +178,11 @@ class MailbotClient:
         return self._data("POST", f"/sandbox/v1/inboxes/{inbox_id}/messages", json=fields)
 
     def set_status(self, inbox_id: str, status: str) -> dict[str, Any]:
+        """Set an inbox ``active``, ``disabled`` or ``suspended``."""
         return self._data("POST", f"/sandbox/v1/inboxes/{inbox_id}/status", json={"status": status})
 
     def publish_dns(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Publish DNS records for strict domain verification; returns them."""
         return self._data("POST", "/sandbox/v1/dns", json={"records": records})
 
     def reset(self) -> dict[str, Any]:
