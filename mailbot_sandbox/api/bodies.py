@@ -7,15 +7,18 @@ request dict travels past ``api/``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -36,6 +39,7 @@ from mailbot_sandbox.api.checks import (
     ShortText,
     SomeAddresses,
     Text,
+    short_repr,
 )
 from mailbot_sandbox.core.domains import DnsRecordRow
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
@@ -47,6 +51,7 @@ from mailbot_sandbox.core.inboxes import (
     NewInbox,
 )
 from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
+from mailbot_sandbox.ids import parse_time
 from mailbot_sandbox.mail.message import Attachment
 
 Status = Literal["active", "disabled", "suspended"]
@@ -259,7 +264,7 @@ class InjectBody(Shape):
 class ClockBody(Shape):
     """``POST /sandbox/v1/clock``: exactly one of the three."""
 
-    now: Annotated[ShortText, Field(json_schema_extra={"format": "date-time"})] | None = None
+    now: Moment | None = None
     offset_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
     advance_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
 
@@ -290,6 +295,35 @@ class DnsBody(Shape):
     records: Annotated[list[DnsRecordBody], Field(min_length=1)]
 
 
+# -- times --------------------------------------------------------------------------------------
+def _moment(value: Any) -> datetime:
+    moment = parse_time(value) if isinstance(value, str) else None
+    if moment is None:
+        raise ValueError(f"must be an ISO-8601 time, got {short_repr(value)}")
+    return moment
+
+
+def _moment_or_message(value: Any) -> datetime | str:
+    if isinstance(value, str) and value.startswith("msg_"):
+        return value
+    if isinstance(value, str) and (moment := parse_time(value)) is not None:
+        return moment
+    raise ValueError(f"must be an ISO-8601 time or a message id, got {short_repr(value)}")
+
+
+# An ISO-8601 time (Z or an offset, or a bare date), as an aware UTC datetime.
+Moment = Annotated[
+    datetime,
+    PlainValidator(_moment, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+MomentOrMessage = Annotated[
+    datetime | str,
+    PlainValidator(_moment_or_message, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "description": "an ISO-8601 time or a message id"}),
+]
+
+
 # -- query strings --------------------------------------------------------------------------------
 Page = Annotated[int, Field(ge=1, le=1_000_000)]
 Limit = Annotated[int, Field(ge=1, le=100)]
@@ -310,12 +344,8 @@ class MessageQuery(PageQuery):
     thread_id: str | None = None
     label: str | None = None
     from_address: str | None = None
-    after: str | None = Field(None, json_schema_extra={"format": "date-time"})
-    before: str | None = Field(None, json_schema_extra={"format": "date-time"})
-
-    def filters(self) -> dict[str, str]:
-        fields = ("direction", "thread_id", "label", "from_address", "after", "before")
-        return {name: value for name in fields if (value := getattr(self, name)) is not None}
+    after: Moment | None = None
+    before: Moment | None = None
 
 
 class WaitQuery(Shape):
@@ -324,7 +354,15 @@ class WaitQuery(Shape):
     subject_contains: str | None = None
     timeout_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = DEFAULT_WAIT_MS
     poll_interval_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = 0  # accepted; nothing polls
-    after: str | None = Field(None, description="an ISO-8601 time or a message id")
+    after: MomentOrMessage | None = None
+
+    def after_message(self) -> str | None:
+        """``after`` when it names a message."""
+        return self.after if isinstance(self.after, str) else None
+
+    def after_time(self) -> datetime | None:
+        """``after`` when it is a time."""
+        return self.after if isinstance(self.after, datetime) else None
 
 
 class OutboxQuery(PageQuery):

@@ -102,7 +102,16 @@ def reply_alias(message_id: str, body: ReplyBody) -> Response:
 )
 def list_messages(inbox_id: str, query: MessageQuery) -> Response:
     rows, total = services().messages.list_page(
-        account(), inbox_id, page=query.page, limit=query.limit, filters=query.filters()
+        account(),
+        inbox_id,
+        page=query.page,
+        limit=query.limit,
+        direction=query.direction,
+        thread_id=query.thread_id,
+        label=query.label,
+        from_address=query.from_address,
+        after=query.after,
+        before=query.before,
     )
     return listing(messages_json(rows), total, query.page, query.limit)
 
@@ -126,7 +135,8 @@ def wait_for_message(inbox_id: str, query: WaitQuery) -> Response:
         from_address=query.from_address,
         subject_contains=query.subject_contains,
         timeout_ms=query.timeout_ms,
-        after=query.after,
+        after_message=query.after_message(),
+        after_time=query.after_time(),
     )
     return one(row)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import datetime
 
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
@@ -12,7 +13,7 @@ from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.policy import may_search, refusal
 from mailbot_sandbox.core.threads import Threads
 from mailbot_sandbox.errors import InvalidRequest, NotFound, WaitTimeout
-from mailbot_sandbox.ids import format_time, new_id, parse_time
+from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.search.index import SearchIndex
 from mailbot_sandbox.search.query import parse_query
@@ -195,27 +196,24 @@ class Messages:
         *,
         page: int,
         limit: int,
-        filters: dict[str, str],
+        direction: str | None = None,
+        thread_id: str | None = None,
+        label: str | None = None,
+        from_address: str | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
     ) -> tuple[list[MessageRow], int]:
-        """Newest first. ``filters``: direction, thread_id, label, from_address, after, before."""
+        """Newest first; each filter given narrows the page (``after``/``before``: created
+        strictly after or before that moment)."""
         self._inboxes.row(account, inbox_id)
-        bounds: dict[str, str] = {}
-        for name in ("after", "before"):
-            if name in filters:
-                moment = parse_time(filters[name])
-                if moment is None:
-                    raise InvalidRequest(
-                        f"{name} must be an ISO-8601 time, got {filters[name]!r}", field=name
-                    )
-                bounds[name] = format_time(moment)
         match = MessageFilter(
             inbox_id,
-            direction=filters.get("direction"),
-            thread_id=filters.get("thread_id"),
-            label=filters.get("label"),
-            from_address=filters["from_address"].strip() if "from_address" in filters else None,
-            created_after=bounds.get("after"),
-            created_before=bounds.get("before"),
+            direction=direction,
+            thread_id=thread_id,
+            label=label,
+            from_address=from_address.strip() if from_address else None,
+            created_after=format_time(after) if after else None,
+            created_before=format_time(before) if before else None,
         )
         return messages.message_page(self._store, match, limit=limit, offset=(page - 1) * limit)
 
@@ -253,16 +251,21 @@ class Messages:
         from_address: str | None = None,
         subject_contains: str | None = None,
         timeout_ms: int = DEFAULT_WAIT_MS,
-        after: str | None = None,
+        after_message: str | None = None,
+        after_time: datetime | None = None,
     ) -> MessageRow:
-        """The matching message: with ``after``, the earliest one after it; without, the newest
-        existing one. If none, block until one arrives or ``timeout_ms`` passes.
+        """The matching message: with ``after_message`` (an id) or ``after_time``, the earliest
+        one after it; without, the newest existing one. If none, block until one arrives or
+        ``timeout_ms`` passes.
 
         Raises:
+            InvalidRequest: ``after_message`` is no message of this account.
             WaitTimeout: nothing matched in time.
         """
         self._inboxes.row(account, inbox_id)
-        after_seq, created_after = self._after_bound(account, after) if after else (None, None)
+        after_seq = self._position_of(account, after_message) if after_message else None
+        created_after = format_time(after_time) if after_time else None
+        after = after_message or created_after
         match = MessageFilter(
             inbox_id,
             direction=None if direction == "any" else direction,
@@ -291,16 +294,8 @@ class Messages:
                         },
                     )
 
-    def _after_bound(self, account: Account, after: str) -> tuple[int | None, str | None]:
-        """``after`` as a message position (a message id) or a creation time."""
-        if after.startswith("msg_"):
-            seq = messages.seq_of(self._store, account.id, after)
-            if seq is None:
-                raise InvalidRequest(f"after: message {after!r} not found", field="after")
-            return seq, None
-        moment = parse_time(after)
-        if moment is None:
-            raise InvalidRequest(
-                f"after must be an ISO-8601 time or a message id, got {after!r}", field="after"
-            )
-        return None, format_time(moment)
+    def _position_of(self, account: Account, message_id: str) -> int:
+        seq = messages.seq_of(self._store, account.id, message_id)
+        if seq is None:
+            raise InvalidRequest(f"after: message {message_id!r} not found", field="after")
+        return seq
