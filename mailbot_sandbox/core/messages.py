@@ -231,7 +231,7 @@ class Messages:
             return search.search_page(
                 self._store, inbox_id, parsed, limit=limit, count_cap=SEARCH_TOTAL_CAP
             )
-        except sqlite3.OperationalError as exc:  # an FTS syntax corner the parser let by
+        except search.SearchRefused as exc:  # an FTS syntax corner the parser let by
             raise InvalidRequest(f"cannot search for {query!r}: {exc}", field="query") from None
 
     def set_labels(

@@ -59,6 +59,10 @@ class SearchQuery:
     filters: list[Filter] = field(default_factory=list)
 
 
+class SearchRefused(Exception):
+    """The full-text engine refused a search's expression (the message says why)."""
+
+
 @dataclass
 class RenderedSearch:
     """A search as SQL, ready to be AND-ed into ``SELECT ... FROM messages m WHERE ...``.
@@ -148,7 +152,7 @@ def search_page(
     (counted up to ``count_cap``).
 
     Raises:
-        sqlite3.OperationalError: FTS5 refused the expression.
+        SearchRefused: FTS5 refused the expression.
     """
     rendered = render(query)
     where: list[str] = ["m.inbox_id = ?"]
@@ -159,17 +163,20 @@ def search_page(
     where.extend(rendered.where)
     params.extend(rendered.params)
     clause = " AND ".join(where)
-    # Counting stops at the cap: an exact count of 30,000 hits for a common word is slow
-    # and no caller pages that far.
-    total = store.scalar(
-        f"SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {clause} LIMIT ?)",
-        [*params, count_cap],
-    )
-    # Sort only the keys, then read the page's rows: sorting whole rows is the slow part.
-    page = store.rows(
-        f"SELECT m.seq AS seq FROM messages m WHERE {clause} ORDER BY m.seq DESC LIMIT ?",
-        [*params, limit],
-    )
+    try:
+        # Counting stops at the cap: an exact count of 30,000 hits for a common word is slow
+        # and no caller pages that far.
+        total = store.scalar(
+            f"SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {clause} LIMIT ?)",
+            [*params, count_cap],
+        )
+        # Sort only the keys, then read the page's rows: sorting whole rows is the slow part.
+        page = store.rows(
+            f"SELECT m.seq AS seq FROM messages m WHERE {clause} ORDER BY m.seq DESC LIMIT ?",
+            [*params, limit],
+        )
+    except sqlite3.OperationalError as exc:  # an FTS syntax corner the parser let by
+        raise SearchRefused(str(exc)) from None
     return messages_at(store, [r["seq"] for r in page]), int(total)
 
 
