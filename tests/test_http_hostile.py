@@ -6,6 +6,8 @@ thousands of slow clients hold thousands of threads and, hanging up at once, sta
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import threading
 import time
@@ -99,3 +101,26 @@ def test_requests_beyond_the_thread_limit_wait_their_turn() -> None:
     threads.close(timeout=10)
     assert sorted(done) == list(range(6))
     assert most == 2
+
+
+def test_a_chunked_body_over_the_limit_is_refused_as_too_large() -> None:
+    with Sandbox(max_message_size=1024) as sandbox:  # a body limit of about 1 MB
+        payload = json.dumps({"username": "big", "padding": "x" * 2_000_000}).encode()
+        with socket.create_connection(("127.0.0.1", sandbox.http_port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /v1/inboxes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mb_chunky\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            with contextlib.suppress(OSError):  # the server may answer before the end
+                for start in range(0, len(payload), 65536):
+                    part = payload[start : start + 65536]
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+                sock.sendall(b"0\r\n\r\n")
+            received = b""
+            while b"\r\n\r\n" not in received or not received.endswith(b"}\n"):
+                chunk = sock.recv(65536)
+                assert chunk, received
+                received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert json.loads(body)["error"]["code"] == "payload_too_large"

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailbot_sandbox.api.checks import Shape, invalid_request
 from mailbot_sandbox.errors import InvalidRequest
@@ -119,6 +120,7 @@ def declaration(view: Callable[..., Any]) -> Route | None:
 def json_body() -> dict[str, Any]:
     """The request's JSON object; an empty body is ``{}`` (the SDK posts none)."""
     raw = request.get_data(cache=True)
+    _refuse_cut_off(raw)
     if not raw.strip():
         return {}
     if request.mimetype != "application/json":
@@ -132,6 +134,20 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     return body
+
+
+def _refuse_cut_off(raw: bytes) -> None:
+    """Werkzeug stops reading a body sent without ``Content-Length`` (chunked) at
+    ``MAX_CONTENT_LENGTH`` and hands over what it read as if it were all: when more
+    follows, the body is too large, not broken JSON.
+
+    Raises:
+        RequestEntityTooLarge: the body goes on past the limit.
+    """
+    limit = request.max_content_length
+    cut_off = request.content_length is None and limit is not None and len(raw) >= limit
+    if cut_off and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def parse_body(shape: type[_M]) -> _M:
