@@ -1,4 +1,4 @@
-"""Every request body and query string the API takes, declared once.
+"""Every request body the API takes, declared once.
 
 Views parse into these (validation), the OpenAPI document is generated from them, and each
 turns itself into the typed value the core method wants (:meth:`to_core`-style methods), so no
@@ -7,18 +7,16 @@ request dict travels past ``api/``.
 
 from __future__ import annotations
 
-from datetime import datetime
+import mimetypes
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
-    PlainValidator,
     StrictBool,
     StrictInt,
     StrictStr,
-    WithJsonSchema,
     model_validator,
 )
 
@@ -33,13 +31,13 @@ from mailbot_sandbox.api.checks import (
     Labels,
     LongText,
     MediaType,
+    Moment,
     ReplyToAddresses,
     SearchText,
     Shape,
     ShortText,
     SomeAddresses,
     Text,
-    short_repr,
 )
 from mailbot_sandbox.core.domains import DnsRecordRow
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
@@ -50,8 +48,6 @@ from mailbot_sandbox.core.inboxes import (
     InboxChanges,
     NewInbox,
 )
-from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
-from mailbot_sandbox.ids import parse_time
 from mailbot_sandbox.mail.message import Attachment
 
 Status = Literal["active", "disabled", "suspended"]
@@ -100,6 +96,7 @@ class NewInboxBody(Shape):
     labels: Labels = []
 
     def to_core(self) -> NewInbox:
+        """The request as core takes it."""
         return NewInbox(
             username=self.username,
             domain=self.domain,
@@ -110,8 +107,16 @@ class NewInboxBody(Shape):
         )
 
 
+def _no_defaults(schema: dict[str, Any]) -> None:
+    # The defaults below only fill fields that were not sent, which do not change.
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+
+
 class InboxChangesBody(Shape):
     """``PATCH /v1/inboxes/{inbox_id}``: only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_no_defaults)
 
     display_name: Text | None = None
     daily_send_limit: DailySendLimit = DEFAULT_DAILY_SEND_LIMIT
@@ -127,6 +132,7 @@ class InboxChangesBody(Shape):
         return self
 
     def to_core(self) -> InboxChanges:
+        """Only the fields the request sent (``display_name: null`` clears the name)."""
         return InboxChanges(**{name: getattr(self, name) for name in self.model_fields_set})
 
 
@@ -149,8 +155,7 @@ class AttachmentBody(Shape):
     content: Base64
 
     def to_core(self) -> Attachment:
-        import mimetypes
-
+        """The attachment, its content type guessed from the file name when not given."""
         guessed = mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
         return Attachment(
             filename=self.filename,
@@ -198,6 +203,7 @@ class SendBody(_DraftBody):
     reply_to: ReplyToAddresses = []
 
     def to_core(self) -> NewMessage:
+        """The message as delivery takes it."""
         return NewMessage(
             to=list(self.to), subject=self.subject, reply_to=list(self.reply_to), **self._draft()
         )
@@ -215,6 +221,7 @@ class ReplyBody(_DraftBody):
     reply_all: StrictBool = False
 
     def to_core(self) -> ReplyDraft:
+        """The reply as delivery takes it."""
         return ReplyDraft(reply_all=self.reply_all, **self._draft())
 
 
@@ -246,6 +253,7 @@ class InjectBody(Shape):
     headers: Headers = {}
 
     def to_core(self) -> bytes | InjectedMail:
+        """The raw bytes given, or the parts for delivery to compose."""
         if self.raw is not None:
             return self.raw.encode("utf-8", "surrogateescape")
         if self.raw_base64 is not None:
@@ -285,6 +293,7 @@ class DnsRecordBody(Shape):
     priority: Annotated[StrictInt, Field(ge=0, le=65535)] = 10
 
     def to_core(self) -> DnsRecordRow:
+        """The record as the DNS table keeps it (a priority only on MX)."""
         priority = self.priority if self.type == "MX" else None
         return DnsRecordRow(type=self.type, name=self.name, value=self.value, priority=priority)
 
@@ -293,78 +302,3 @@ class DnsBody(Shape):
     """``POST /sandbox/v1/dns``; a domain's own ``dns_records`` can be posted as they are."""
 
     records: Annotated[list[DnsRecordBody], Field(min_length=1)]
-
-
-# -- times --------------------------------------------------------------------------------------
-def _moment(value: Any) -> datetime:
-    moment = parse_time(value) if isinstance(value, str) else None
-    if moment is None:
-        raise ValueError(f"must be an ISO-8601 time, got {short_repr(value)}")
-    return moment
-
-
-def _moment_or_message(value: Any) -> datetime | str:
-    if isinstance(value, str) and value.startswith("msg_"):
-        return value
-    if isinstance(value, str) and (moment := parse_time(value)) is not None:
-        return moment
-    raise ValueError(f"must be an ISO-8601 time or a message id, got {short_repr(value)}")
-
-
-# An ISO-8601 time (Z or an offset, or a bare date), as an aware UTC datetime.
-Moment = Annotated[
-    datetime,
-    PlainValidator(_moment, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
-MomentOrMessage = Annotated[
-    datetime | str,
-    PlainValidator(_moment_or_message, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "description": "an ISO-8601 time or a message id"}),
-]
-
-
-# -- query strings --------------------------------------------------------------------------------
-Page = Annotated[int, Field(ge=1, le=1_000_000)]
-Limit = Annotated[int, Field(ge=1, le=100)]
-
-
-class PageQuery(Shape):
-    page: Page = 1
-    limit: Limit = 20
-
-
-class InboxQuery(PageQuery):
-    status: Status | None = None
-    domain: str | None = None
-
-
-class MessageQuery(PageQuery):
-    direction: Literal["inbound", "outbound"] | None = None
-    thread_id: str | None = None
-    label: str | None = None
-    from_address: str | None = None
-    after: Moment | None = None
-    before: Moment | None = None
-
-
-class WaitQuery(Shape):
-    direction: Literal["inbound", "outbound", "any"] = "inbound"
-    from_address: str | None = None
-    subject_contains: str | None = None
-    timeout_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = DEFAULT_WAIT_MS
-    poll_interval_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = 0  # accepted; nothing polls
-    after: MomentOrMessage | None = None
-
-    def after_message(self) -> str | None:
-        """``after`` when it names a message."""
-        return self.after if isinstance(self.after, str) else None
-
-    def after_time(self) -> datetime | None:
-        """``after`` when it is a time."""
-        return self.after if isinstance(self.after, datetime) else None
-
-
-class OutboxQuery(PageQuery):
-    to: str | None = None
-    inbox_id: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -17,12 +18,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictStr,
     ValidationError,
+    WithJsonSchema,
 )
 
 from mailbot_sandbox.core.addresses import is_valid_domain, parse_address
 from mailbot_sandbox.errors import InvalidRequest
+from mailbot_sandbox.ids import parse_time
 from mailbot_sandbox.mail.compose import is_managed_header
 
 MAX_TEXT = 256
@@ -158,6 +162,35 @@ ReplyToAddresses = Annotated[
     list[EmailAddress], _ONE_OR_MANY, Field(max_length=10), AfterValidator(_distinct_addresses)
 ]
 Labels = Annotated[list[ShortText], Field(max_length=MAX_ITEMS), AfterValidator(_distinct)]
+
+
+# -- times --------------------------------------------------------------------------------------
+def _moment(value: Any) -> datetime:
+    moment = parse_time(value) if isinstance(value, str) else None
+    if moment is None:
+        raise ValueError(f"must be an ISO-8601 time, got {short_repr(value)}")
+    return moment
+
+
+def _moment_or_message(value: Any) -> datetime | str:
+    if isinstance(value, str) and value.startswith("msg_"):
+        return value
+    if isinstance(value, str) and (moment := parse_time(value)) is not None:
+        return moment
+    raise ValueError(f"must be an ISO-8601 time or a message id, got {short_repr(value)}")
+
+
+# An ISO-8601 time (Z or an offset, or a bare date), as an aware UTC datetime.
+Moment = Annotated[
+    datetime,
+    PlainValidator(_moment, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+MomentOrMessage = Annotated[
+    datetime | str,
+    PlainValidator(_moment_or_message, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "description": "an ISO-8601 time or a message id"}),
+]
 
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.bodies import ClockBody, DnsBody, InjectBody, OutboxQuery, StatusBody
+from mailbot_sandbox.api.bodies import ClockBody, DnsBody, InjectBody, StatusBody
 from mailbot_sandbox.api.common import account, authenticate, listing, services, single
 from mailbot_sandbox.api.objects import (
     Captured,
@@ -19,6 +19,7 @@ from mailbot_sandbox.api.objects import (
     inbox_json,
     message_of,
 )
+from mailbot_sandbox.api.queries import OutboxQuery
 from mailbot_sandbox.api.routes import route
 from mailbot_sandbox.core.maintenance import erase_inbox, reset_account
 from mailbot_sandbox.ids import format_time

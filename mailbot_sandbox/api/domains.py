@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.bodies import NewDomainBody, PageQuery
+from mailbot_sandbox.api.bodies import NewDomainBody
 from mailbot_sandbox.api.common import account, listing, services, single
 from mailbot_sandbox.api.objects import Domain, VerifyResult, domain_json
+from mailbot_sandbox.api.queries import PageQuery
 from mailbot_sandbox.api.routes import route
 
 bp = Blueprint("domains", __name__)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.bodies import InboxChangesBody, InboxQuery, NewInboxBody
+from mailbot_sandbox.api.bodies import InboxChangesBody, NewInboxBody
 from mailbot_sandbox.api.common import account, listing, services, single
 from mailbot_sandbox.api.objects import Inbox, inbox_json
+from mailbot_sandbox.api.queries import InboxQuery
 from mailbot_sandbox.api.routes import route
 
 bp = Blueprint("inboxes", __name__)

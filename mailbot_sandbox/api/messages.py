@@ -9,15 +9,14 @@ from flask import Blueprint, Response
 
 from mailbot_sandbox.api.bodies import (
     LabelsBody,
-    MessageQuery,
     ReplyBody,
     SearchBody,
     SendBody,
     SendWithInboxBody,
-    WaitQuery,
 )
 from mailbot_sandbox.api.common import account, listing, services, single
 from mailbot_sandbox.api.objects import Message, message_of, messages_json
+from mailbot_sandbox.api.queries import MessageQuery, WaitQuery
 from mailbot_sandbox.api.routes import route
 
 bp = Blueprint("messages", __name__)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.bodies import PageQuery
 from mailbot_sandbox.api.common import account, listing, services, single
 from mailbot_sandbox.api.objects import Thread, messages_json, thread_json
+from mailbot_sandbox.api.queries import PageQuery
 from mailbot_sandbox.api.routes import route
 
 bp = Blueprint("threads", __name__)

@@ -1,0 +1,60 @@
+"""Every query string the API takes, declared once: a parameter not declared is a 400.
+
+Values arrive as strings; numbers and times are parsed from them, and an empty value means
+absent (the SDK sends ``?inbox_id=`` for None).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from mailbot_sandbox.api.bodies import Status
+from mailbot_sandbox.api.checks import Moment, MomentOrMessage, Shape
+from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
+
+Page = Annotated[int, Field(ge=1, le=1_000_000)]
+Limit = Annotated[int, Field(ge=1, le=100)]
+
+
+class PageQuery(Shape):
+    page: Page = 1
+    limit: Limit = 20
+
+
+class InboxQuery(PageQuery):
+    status: Status | None = None
+    domain: str | None = None
+
+
+class MessageQuery(PageQuery):
+    direction: Literal["inbound", "outbound"] | None = None
+    thread_id: str | None = None
+    label: str | None = None
+    from_address: str | None = None
+    after: Moment | None = None
+    before: Moment | None = None
+
+
+class WaitQuery(Shape):
+    direction: Literal["inbound", "outbound", "any"] = "inbound"
+    from_address: str | None = None
+    subject_contains: str | None = None
+    timeout_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = DEFAULT_WAIT_MS
+    poll_interval_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = 0  # accepted; nothing polls
+    after: MomentOrMessage | None = None
+
+    def after_message(self) -> str | None:
+        """``after`` when it names a message."""
+        return self.after if isinstance(self.after, str) else None
+
+    def after_time(self) -> datetime | None:
+        """``after`` when it is a time."""
+        return self.after if isinstance(self.after, datetime) else None
+
+
+class OutboxQuery(PageQuery):
+    to: str | None = None
+    inbox_id: str | None = None
