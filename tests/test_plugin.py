@@ -285,6 +285,7 @@ def test_a_users_conftest_overrides_the_sandbox_settings(pytester: pytest.Pytest
                 "shared_domain": "qa.example",
                 "max_message_size": 2048,
                 "api_keys": ["mb_ci_only"],
+                "domain_policy": "strict",
             }
     """
     )
@@ -293,9 +294,13 @@ def test_a_users_conftest_overrides_the_sandbox_settings(pytester: pytest.Pytest
         import pytest
         from pytest_mailbot.client import MailbotApiError
 
-        def test_settings_reach_the_sandbox(mailbot, mailbot_sandbox, inbox):
+        def test_settings_reach_the_sandbox(mailbot, mailbot_sandbox, mailbot_inbox):
             assert mailbot_sandbox.api_key == "mb_ci_only"
+            inbox = mailbot_inbox()
             assert inbox.address.endswith("@qa.example")
+            with pytest.raises(MailbotApiError) as unverified:
+                mailbot_inbox(domain="shop.example")
+            assert unverified.value.code == "domain_not_verified"
             with pytest.raises(MailbotApiError) as caught:
                 mailbot.send(inbox.id, to=[inbox.address], subject="big", body_text="x" * 4096)
             assert caught.value.status == 413
