@@ -51,6 +51,13 @@ def _spec(sandbox: Sandbox) -> dict[str, Any]:
     return requests.get(f"{sandbox.api_url}/openapi.json", timeout=5).json()  # type: ignore[no-any-return]
 
 
+def test_the_document_is_valid_openapi_3_1(sandbox: Sandbox) -> None:
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    errors = [error.message for error in OpenAPIV31SpecValidator(_spec(sandbox)).iter_errors()]
+    assert errors == []
+
+
 def test_every_schema_is_valid_json_schema_2020_12(sandbox: Sandbox) -> None:
     spec = _spec(sandbox)
     assert spec["openapi"].startswith("3.1")
