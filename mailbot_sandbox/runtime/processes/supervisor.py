@@ -18,8 +18,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: one process, no run folder (see worker_count)
+    fcntl = None  # type: ignore[assignment]
 
 from prometheus_client.multiprocess import mark_process_dead
 
@@ -29,13 +34,48 @@ from mailbot_sandbox.metrics import MULTIPROCESS_VARIABLE
 from mailbot_sandbox.runtime.httpserver import bind
 from mailbot_sandbox.runtime.processes.link import HTTP_CONNECTION, SMTP_CONNECTION
 from mailbot_sandbox.runtime.processes.peers import create_waits_file
-from mailbot_sandbox.runtime.processes.worker import SPEC_VARIABLE
 from mailbot_sandbox.sandbox import Addresses
 from mailbot_sandbox.store import Store
 
 log = logging.getLogger("mailbot_sandbox")
 START_SECONDS = 60
 STOP_SECONDS = 30
+RUN_PREFIX = "run-"  # the run folders' names in the database's ``.mailbot-run`` folder
+RUN_LOCK = "lock"  # held (flock) by the supervisor for as long as its run folder is in use
+
+
+def child_environment(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment for a worker, without any ``MAILBOT_*`` setting: the
+    configuration (API keys included) travels over the worker's stdin, where no other
+    process can read it."""
+    base = {name: value for name, value in os.environ.items() if not name.startswith("MAILBOT_")}
+    return {**base, **extra}
+
+
+def run_folders(db: str) -> Path:
+    """Where the supervisors of database ``db`` keep their run folders (the workers' shared
+    counters): next to the database rather than in the temp folder, so the next start finds
+    and removes what a killed supervisor left behind."""
+    return Path(db).expanduser().resolve().parent / ".mailbot-run"
+
+
+def remove_stale_run_folders(parent: Path) -> None:
+    """Remove the run folders whose supervisor is gone (its lock is free)."""
+    if fcntl is None or not parent.is_dir():
+        return
+    for folder in parent.glob(f"{RUN_PREFIX}*"):
+        try:
+            fd = os.open(folder / RUN_LOCK, os.O_RDWR)
+        except OSError:  # half-made, or removed meanwhile: nobody holds it
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live supervisor's
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def worker_count(config: Config) -> int:
@@ -58,6 +98,7 @@ class Supervisor(Addresses):
         self._procs: list[subprocess.Popen[bytes]] = []
         self._threads: list[threading.Thread] = []
         self._rundir = ""
+        self._run_lock: int | None = None
         self._stopping = threading.Event()
         self.failed = threading.Event()  # a worker ended on its own
 
@@ -75,7 +116,7 @@ class Supervisor(Addresses):
         try:
             smtp = bind(self.config.smtp_bind_host, self.config.smtp_port, "SMTP")
             self._listeners.append(smtp)
-            self._rundir = tempfile.mkdtemp(prefix="mailbot-sandbox-")
+            self._rundir = self._make_run_folder()
             create_waits_file(self._rundir, self.workers)
             os.mkdir(self._metrics_dir)
             self._spawn()
@@ -101,6 +142,19 @@ class Supervisor(Addresses):
         )
         return self
 
+    def _make_run_folder(self) -> str:
+        """A fresh run folder, locked for as long as this supervisor lives; stale ones of
+        supervisors that were killed go first."""
+        parent = run_folders(self.config.db)
+        remove_stale_run_folders(parent)
+        parent.mkdir(exist_ok=True)
+        folder = parent / f"{RUN_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
+        folder.mkdir(mode=0o700)
+        self._run_lock = os.open(folder / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is not None:
+            fcntl.flock(self._run_lock, fcntl.LOCK_EX)
+        return str(folder)
+
     def _spawn(self) -> None:
         count = self.workers
         handoffs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
@@ -125,18 +179,18 @@ class Supervisor(Addresses):
                     "metrics_dir": self._metrics_dir,
                 }
                 # prometheus_client reads its multiprocess folder when it is imported.
-                env = {
-                    **os.environ,
-                    SPEC_VARIABLE: json.dumps(spec),
-                    MULTIPROCESS_VARIABLE: self._metrics_dir,
-                }
+                env = child_environment({MULTIPROCESS_VARIABLE: self._metrics_dir})
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "mailbot_sandbox.runtime.processes.worker"],
                     env=env,
                     pass_fds=[child_handoff.fileno(), receiver.fileno(), *senders.values()],
+                    stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                 )
                 self._procs.append(proc)
+                assert proc.stdin is not None
+                with proc.stdin:  # the spec, API keys included: never on argv or environ
+                    proc.stdin.write(json.dumps(spec).encode() + b"\n")
                 self._handoffs.append(handoffs[index][0])
             for index, proc in enumerate(self._procs):
                 assert proc.stdout is not None
@@ -220,6 +274,9 @@ class Supervisor(Addresses):
             handoff.close()
         if self._rundir:
             shutil.rmtree(self._rundir, ignore_errors=True)
+        if self._run_lock is not None:
+            os.close(self._run_lock)
+            self._run_lock = None
         if started:
             log.info("sandbox stopped")
 

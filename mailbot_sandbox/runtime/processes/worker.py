@@ -18,14 +18,13 @@ from mailbot_sandbox.runtime.processes.link import WorkerLink
 from mailbot_sandbox.runtime.processes.peers import Peers
 from mailbot_sandbox.sandbox import Sandbox
 
-# The environment variable that carries the worker's spec (JSON) from its supervisor.
-SPEC_VARIABLE = "MAILBOT_SANDBOX_WORKER"
-
 
 def worker_main() -> int:
     """Run one worker until SIGTERM; returns the exit status (2: it could not start)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the supervisor's to handle
-    spec = json.loads(os.environ.pop(SPEC_VARIABLE))
+    # The spec (JSON, one line) comes on stdin: it holds the API keys, which must not be
+    # readable by other processes, as a command line or an environment is.
+    spec = json.loads(sys.stdin.buffer.readline())
     config = load_config(spec["config"], environ={})
     configure_logging(config.log_level, config.log_format)
     peers = Peers(
