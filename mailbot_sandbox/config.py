@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox.ids import is_well_formed_key
+from mailbot_sandbox.mail.addresses import is_valid_domain
 
 DOMAIN_POLICIES = ("auto", "strict")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -100,8 +102,6 @@ _INT_RANGES = {
 
 
 def _validate(config: Config) -> Config:
-    from mailbot_sandbox.core.addresses import is_valid_domain
-
     if config.domain_policy not in DOMAIN_POLICIES:
         raise ConfigError(
             f"domain policy must be one of {', '.join(DOMAIN_POLICIES)}, "
@@ -115,8 +115,6 @@ def _validate(config: Config) -> Config:
             what = "a port number" if name.endswith("port") else "a whole number"
             raise ConfigError(f"{name} must be {what} {low}-{high}, got {value!r}")
     for key in config.api_keys:
-        from mailbot_sandbox.core.accounts import is_well_formed_key
-
         if not is_well_formed_key(key):
             raise ConfigError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")
     if config.log_level.lower() not in LOG_LEVELS:

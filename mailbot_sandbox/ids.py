@@ -1,8 +1,9 @@
-"""Identifiers and timestamps, in the one format the API serializes."""
+"""Identifiers, API key formats and timestamps, in the one format the API serializes."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import UTC, datetime
 
@@ -46,3 +47,11 @@ def parse_time(text: str) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+_KEY_RE = re.compile(r"^mb_[A-Za-z0-9_-]{1,200}$")
+
+
+def is_well_formed_key(key: str) -> bool:
+    """True for ``mb_`` followed by 1-200 letters, digits, ``-`` or ``_``."""
+    return bool(_KEY_RE.match(key))

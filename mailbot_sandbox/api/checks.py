@@ -24,9 +24,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from mailbot_sandbox.core.addresses import is_valid_domain, parse_address
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import parse_time
+from mailbot_sandbox.mail.addresses import is_valid_domain, parse_address
 from mailbot_sandbox.mail.compose import is_managed_header
 
 MAX_TEXT = 256

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mailbot_sandbox.errors import Unauthorized
-from mailbot_sandbox.ids import format_time
+from mailbot_sandbox.ids import format_time, is_well_formed_key
 from mailbot_sandbox.store import Store, accounts
 from mailbot_sandbox.store.accounts import AccountRow
 
-_KEY_RE = re.compile(r"^mb_[A-Za-z0-9_-]{1,200}$")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def is_well_formed_key(key: str) -> bool:
-    """True for ``mb_`` followed by 1-200 letters, digits, ``-`` or ``_``."""
-    return bool(_KEY_RE.match(key))
 
 
 def key_hash(key: str) -> str:

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailbot_sandbox.core.accounts import Account, is_well_formed_key, stored_account
+from mailbot_sandbox.core.accounts import Account, stored_account
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import SandboxError
-from mailbot_sandbox.ids import parse_time
+from mailbot_sandbox.ids import is_well_formed_key, parse_time
 from mailbot_sandbox.store import Store, inboxes, messages
 from mailbot_sandbox.store.inboxes import InboxName
 from mailbot_sandbox.store.messages import ExportedMessage

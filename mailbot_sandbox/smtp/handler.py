@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailbot_sandbox.core.accounts import Account
-from mailbot_sandbox.core.addresses import parse_address
 from mailbot_sandbox.core.policy import Refused, may_send
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import ApiError
+from mailbot_sandbox.mail.addresses import parse_address
 from mailbot_sandbox.mail.parse import parse_message
 from mailbot_sandbox.smtp import replies
 from mailbot_sandbox.smtp.writer import InFlight, LoopWriter
