@@ -332,3 +332,18 @@ def test_strict_domain_policy_wants_a_verified_domain() -> None:
         assert policy.may_host_inboxes("example.org", status) == policy.DomainNotVerified(
             "example.org"
         )
+
+
+def test_auth_and_address_replies(api: Api, sandbox: Sandbox) -> None:
+    inbox = api.create_inbox()
+    with smtplib.SMTP(sandbox.smtp_host, sandbox.smtp_port, timeout=10) as client:
+        client.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            client.login(inbox["address"], "mb_not_this_accounts_key")
+        assert (refused.value.smtp_code, refused.value.smtp_error) == (
+            535,
+            b"5.7.8 user must be an inbox address and password the API key of its account",
+        )
+        client.login(inbox["address"], api.key)
+        client.mail(inbox["address"])
+        assert client.rcpt("no-at-sign") == (553, b"5.1.3 <no-at-sign>: not a valid address")

@@ -51,8 +51,7 @@ class MailHandler:
         invalid = AuthResult(
             success=False,
             handled=False,
-            message="535 5.7.8 user must be an inbox address and password "
-            "the API key of its account",
+            message=replies.AUTH_INVALID,
         )
         if not isinstance(auth_data, LoginPassword):
             return invalid
@@ -97,7 +96,7 @@ class MailHandler:
     ) -> str:
         if isinstance(session.auth_data, Submitter):
             if parse_address(address) is None:
-                return f"553 5.1.3 <{address}>: not a valid address"
+                return replies.invalid_address(address)
         else:
             reason = self.services.delivery.refuse_recipient(address)  # one indexed read
             if reason is not None:

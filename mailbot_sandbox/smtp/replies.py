@@ -1,5 +1,7 @@
 """What the SMTP side answers for each outcome of the domain layer: the one table of reply
-codes for mail accepted or refused by a rule of :mod:`~mailbot_sandbox.core.policy`."""
+codes for mail accepted or refused by a rule of :mod:`~mailbot_sandbox.core.policy`, and the
+handler's own replies. (The protocol's replies to malformed commands stay with it, worded as
+aiosmtpd words them.)"""
 
 from __future__ import annotations
 
@@ -31,6 +33,12 @@ CODES: dict[type[Reason], str] = {
 
 RECIPIENT_OK = "250 2.1.5 OK"
 SENDER_OK = "250 2.1.0 OK"
+AUTH_INVALID = "535 5.7.8 user must be an inbox address and password the API key of its account"
+
+
+def invalid_address(address: str) -> str:
+    """The reply to a recipient that is not an email address (after AUTH)."""
+    return f"553 5.1.3 <{address}>: not a valid address"
 
 
 def refusal(reason: Reason) -> str:
