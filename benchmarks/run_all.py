@@ -21,7 +21,15 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("smtp_ingest", "api_send", "wait_latency", "search", "plugin", "slow_clients")
+BENCHMARKS = (
+    "smtp_ingest",
+    "api_send",
+    "wait_latency",
+    "search",
+    "plugin",
+    "slow_clients",
+    "wal_burst",
+)
 TIME_LIMIT = 240  # seconds per benchmark before it counts as failed
 
 

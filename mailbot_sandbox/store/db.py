@@ -29,6 +29,11 @@ except ImportError:  # Windows: one process per database file (see runtime/proce
     fcntl = None  # type: ignore[assignment]
 
 Params = Sequence[Any] | dict[str, Any]
+
+# The size the WAL file is held to: whichever connection starts the WAL over cuts the file
+# back to this, and the checkpointer empties it when it grows past it.
+WAL_LIMIT = 64 * 1024 * 1024
+TRUNCATE_WAIT_MS = 200  # how long an emptying checkpoint waits for readers before giving up
 T = TypeVar("T")
 
 
@@ -55,6 +60,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"cannot open database {path}: {exc}") from None
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         # Savepoint and statement journals in memory: on disk each write transaction
         # created, wrote and unlinked a temporary file.
         conn.execute("PRAGMA temp_store=MEMORY")
@@ -212,6 +218,11 @@ class Store:
             result = self.conn.execute(sql, params).fetchone()
         return result[0] if result else None
 
+    def integrity_check(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check``: ``["ok"]``, or the problems it found."""
+        with self.lock:
+            return [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
+
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
@@ -264,7 +275,15 @@ class ProcessLock:
 
 class _Checkpointer(threading.Thread):
     """Copies the WAL into the database file every second, on a connection of its own, so
-    writers never wait for it (a PASSIVE checkpoint takes no lock a writer needs)."""
+    writers never wait for it (a PASSIVE checkpoint takes no lock a writer needs).
+
+    A PASSIVE checkpoint never shrinks the WAL file, and under a steady stream of commits
+    it may never get the chance to start it over: a burst of mail grew it to more than a
+    gigabyte. So when the mail pauses (no commit since the last round), or the WAL has
+    grown past :data:`WAL_LIMIT`, it runs a TRUNCATE checkpoint, which empties the file.
+    That one briefly holds the write lock, so it waits for readers at most
+    :data:`TRUNCATE_WAIT_MS` and otherwise tries again next round.
+    """
 
     def __init__(self, path: str, interval: float = 1.0) -> None:
         super().__init__(name="mailbot-checkpoint", daemon=True)
@@ -274,11 +293,20 @@ class _Checkpointer(threading.Thread):
 
     def run(self) -> None:
         conn = sqlite3.connect(self._path, timeout=30)
+        conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+        wal = f"{self._path}-wal"
+        seen = None  # data_version changes whenever another connection commits
         try:
             while not self._stopping.wait(self._interval):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    paused, seen = version == seen, version
+                    size = os.path.getsize(wal) if os.path.exists(wal) else 0
+                    if size and (paused or size > WAL_LIMIT):
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    else:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except (sqlite3.Error, OSError):
                     continue  # busy now; the next round catches up
         finally:
             conn.close()
