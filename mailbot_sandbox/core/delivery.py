@@ -1,19 +1,18 @@
 """The one way mail moves: API sends and replies, SMTP in, SMTP submission, injection.
 
-Every rule of an inbox (status, permissions, daily send limit) is checked here, inside the
-transaction that stores the mail, so racing senders are counted exactly and nothing is
-stored when a rule refuses.
+Each entry point works out what to store and asks :mod:`~mailbot_sandbox.core.policy` whether
+it may; sending itself (the rules again inside the storing transaction, the daily count, the
+recipients' copies) is :class:`~mailbot_sandbox.core.sending.Sender`'s.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
-from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
-from mailbot_sandbox.core.drafts import Draft, InjectedMail, NewMessage, ReplyDraft
+from mailbot_sandbox.core.clock import Clock
+from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import MessageRow, Messages
 from mailbot_sandbox.core.policy import (
@@ -22,22 +21,17 @@ from mailbot_sandbox.core.policy import (
     Refused,
     may_deliver_to,
     may_receive,
-    may_send,
     refusal,
-    within_daily_limit,
     within_size,
 )
+from mailbot_sandbox.core.sending import Sender, check_can_send, inbound_copy
 from mailbot_sandbox.errors import InvalidRequest
-from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.mail.compose import build_message, new_message_id
 from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.mail.parse import parse_message
 from mailbot_sandbox.mail.text import reply_subject
 from mailbot_sandbox.metrics import Metrics
-from mailbot_sandbox.store import Store, outbox, sends
-
-SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "complained"}
-_STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
+from mailbot_sandbox.store import Store
 
 
 @dataclass(frozen=True)
@@ -52,13 +46,6 @@ class Sent:
     """Mail sent from an inbox: the sender's stored copy."""
 
     message_id: str
-
-
-def check_can_send(inbox: InboxRow) -> None:
-    """Raise :class:`~mailbot_sandbox.core.policy.Refused` unless the inbox may send now."""
-    reason = may_send(inbox)
-    if reason is not None:
-        raise refusal(reason)
 
 
 class Delivery:
@@ -77,7 +64,7 @@ class Delivery:
         self._config = config
         self._inboxes = inboxes
         self._messages = messages
-        self._simulator_domain = f"simulator.{config.shared_domain}"
+        self._sender = Sender(store, clock, config, inboxes, messages, metrics)
 
     # -- SMTP --------------------------------------------------------------------------------------
     def refuse_recipient(self, address: str) -> Reason | None:
@@ -124,7 +111,9 @@ class Delivery:
             with self._store.write() as db:
                 raw_id = self._messages.store_raw(db.conn, raw)
                 for inbox in targets:
-                    stored.append(self._inbound_copy(db.conn, inbox, content, raw_id, len(raw)))
+                    stored.append(
+                        inbound_copy(self._messages, db.conn, inbox, content, raw_id, len(raw))
+                    )
         if not stored:
             return NoRecipientLeft()
         self._messages.published([row["inbox_id"] for row in stored])
@@ -151,7 +140,7 @@ class Delivery:
         in_headers = {a.lower() for a in content.to_addresses + content.cc_addresses}
         bcc = [a for a in recipients if a.lower() not in in_headers]
         try:
-            row = self._dispatch(account, inbox_id, content, raw, recipients, bcc=bcc)
+            row = self._sender.dispatch(account, inbox_id, content, raw, recipients, bcc=bcc)
         except Refused as exc:
             return exc.reason
         return Sent(row["id"])
@@ -161,7 +150,7 @@ class Delivery:
         """``POST /v1/inboxes/{id}/messages``: build, deliver; the sender's copy."""
         inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
-        return self._compose_and_send(
+        return self._sender.compose_and_send(
             account, inbox, message, to=message.to, subject=message.subject
         )
 
@@ -185,7 +174,7 @@ class Delivery:
         if not to:
             raise InvalidRequest(f"message {message_id} has no address to reply to")
         references = [*parent["references"], parent["message_id_header"]]
-        return self._compose_and_send(
+        return self._sender.compose_and_send(
             account,
             inbox,
             draft,
@@ -233,188 +222,3 @@ class Delivery:
             date=self._clock.now(inbox["account_id"]),
             headers=mail.headers,
         )
-
-    # -- composing -------------------------------------------------------------------------------
-    def _compose_and_send(
-        self,
-        account: Account,
-        inbox: InboxRow,
-        draft: Draft,
-        *,
-        to: list[str],
-        subject: str,
-        in_reply_to: str | None = None,
-        references: list[str] | None = None,
-        thread_id: str | None = None,
-    ) -> MessageRow:
-        cc, bcc, reply_to = draft.cc, draft.bcc, draft.reply_to
-        body_text, body_html, attachments = draft.body_text, draft.body_html, draft.attachments
-        message_id = new_message_id(inbox["domain"])
-        raw = build_message(
-            from_address=inbox["address"],
-            from_name=inbox["display_name"],
-            to=to,
-            cc=cc,
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
-            message_id=message_id,
-            date=self._clock.now(account.id),
-            reply_to=reply_to,
-            in_reply_to=in_reply_to,
-            references=references,
-            headers=draft.headers,
-            attachments=attachments,
-        )
-        too_large = within_size(len(raw), self._config.max_message_size)
-        if too_large is not None:
-            raise refusal(too_large)
-        content = ParsedMail(
-            from_address=inbox["address"],
-            from_name=inbox["display_name"],
-            subject=subject,
-            to_addresses=to,
-            cc_addresses=cc,
-            reply_to=reply_to,
-            body_text=body_text,
-            body_html=body_html,
-            message_id=message_id,
-            in_reply_to=in_reply_to,
-            references=references or [],
-            attachments=attachments,
-        )
-        return self._dispatch(
-            account,
-            inbox["id"],
-            content,
-            raw,
-            [*to, *cc, *bcc],
-            bcc=bcc,
-            labels=draft.labels,
-            thread_id=thread_id,
-            track_opens=draft.track_opens,
-            track_clicks=draft.track_clicks,
-        )
-
-    def _dispatch(
-        self,
-        account: Account,
-        inbox_id: str,
-        content: ParsedMail,
-        raw: bytes,
-        recipients: list[str],
-        *,
-        bcc: list[str],
-        labels: list[str] | None = None,
-        thread_id: str | None = None,
-        track_opens: bool = False,
-        track_clicks: bool = False,
-    ) -> MessageRow:
-        """Count the send, store the sender's copy, deliver or capture each recipient."""
-        recipients = list(dict.fromkeys(a.lower() for a in recipients))
-        touched: list[str] = [inbox_id]
-        with self._store.write() as db:
-            conn = db.conn
-            inbox = self._inboxes.row(account, inbox_id)  # fresh, inside the transaction
-            check_can_send(inbox)
-            self._count_send(conn, account, inbox)
-            raw_id = self._messages.store_raw(conn, raw)
-            sent = self._messages.insert(
-                conn,
-                account_id=account.id,
-                inbox_id=inbox_id,
-                direction="outbound",
-                status="sent",
-                content=content,
-                raw_id=raw_id,
-                size=len(raw),
-                bcc=bcc,
-                labels=labels,
-                thread_id=thread_id,
-                track_opens=track_opens,
-                track_clicks=track_clicks,
-            )
-            status, external = "sent", []
-            for address in recipients:
-                outcome = self._route(conn, account.id, address, content, raw_id, len(raw), touched)
-                if outcome == "external":
-                    external.append(address)
-                elif _STATUS_RANK[outcome] > _STATUS_RANK[status]:
-                    status = outcome
-            if external:
-                outbox.insert_captured(
-                    conn,
-                    new_id("out"),
-                    account_id=account.id,
-                    inbox_id=inbox_id,
-                    message_id=sent["id"],
-                    mail_from=inbox["address"],
-                    recipients=external,
-                    raw_id=raw_id,
-                    created_at=sent["created_at"],
-                )
-            if status != "sent":
-                self._messages.set_status(conn, sent["id"], status)
-                sent["status"] = status
-        self._messages.published(touched)
-        self._metrics.messages_sent.inc()
-        if len(touched) > 1:  # deliveries to sandbox inboxes
-            self._metrics.messages_received.inc(len(touched) - 1)
-        return sent
-
-    def _inbound_copy(
-        self,
-        conn: sqlite3.Connection,
-        inbox: InboxRow,
-        content: ParsedMail,
-        raw_id: int,
-        size: int,
-    ) -> MessageRow:
-        """Store a received copy in ``inbox``; its row, JSON columns left as text."""
-        return self._messages.insert(
-            conn,
-            account_id=inbox["account_id"],
-            inbox_id=inbox["id"],
-            direction="inbound",
-            status="received",
-            content=content,
-            raw_id=raw_id,
-            size=size,
-        )
-
-    def _route(
-        self,
-        conn: sqlite3.Connection,
-        sender_account_id: str,
-        address: str,
-        content: ParsedMail,
-        raw_id: int,
-        size: int,
-        touched: list[str],
-    ) -> str:
-        """Deliver to one recipient; returns ``delivered``, ``bounced``, ``complained`` or
-        ``external`` (captured, never leaves the machine)."""
-        local, _, domain = address.rpartition("@")
-        if domain == self._simulator_domain:
-            return SIMULATED.get(local, "bounced")
-        try:
-            inbox = self._inboxes.find_by_address(address, account_id=sender_account_id)
-        except Refused:
-            return "bounced"
-        if inbox is None:
-            return "bounced" if domain == self._config.shared_domain else "external"
-        if may_receive(inbox, address) is not None:
-            return "bounced"
-        self._inbound_copy(conn, inbox, content, raw_id, size)
-        touched.append(inbox["id"])
-        return "delivered"
-
-    def _count_send(self, conn: sqlite3.Connection, account: Account, inbox: InboxRow) -> None:
-        now = self._clock.now(account.id)
-        day = utc_day(now)
-        over = within_daily_limit(
-            inbox, sends.sends_on(conn, inbox["id"], day), seconds_to_midnight(now)
-        )
-        if over is not None:
-            raise refusal(over)
-        sends.count_send(conn, inbox["id"], day)
