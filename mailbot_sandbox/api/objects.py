@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailbot_sandbox.api.common import services
+from mailbot_sandbox.core.compliance import ComplianceReport, UsageReport
 from mailbot_sandbox.core.domains import DomainRow
 
 Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
@@ -192,6 +193,48 @@ class Info(Out):
     data: ServerInfo
 
 
+class InboxUsage(Out):
+    inbox_id: str
+    address: str
+    sends_today: int
+    daily_send_limit: int
+    remaining: int
+
+
+class UsageTotals(Out):
+    sends_today: int
+    inboxes: int
+    messages: int
+    daily_send_limit: int = Field(description="the sum of the inboxes' limits")
+    remaining: int
+
+
+class Usage(Out):
+    date: str = Field(description="the day counted, YYYY-MM-DD by the account clock")
+    resets_at: Time
+    totals: UsageTotals
+    inboxes: list[InboxUsage]
+
+
+RecordCheck = Literal["pass", "fail", "missing"]
+
+
+class ComplianceCheck(Out):
+    domain: str
+    spf: RecordCheck
+    dkim: RecordCheck
+    dmarc: RecordCheck
+    content_class: str
+    readiness_score: int = Field(ge=0, le=100)
+    blocked_reasons: list[str]
+
+
+class Readiness(ComplianceCheck):
+    inbox_id: str
+    address: str
+    ready: bool
+
+
 # -- the one function per shape ------------------------------------------------------------------
 _INBOX_KEYS = tuple(Inbox.model_fields)
 _DOMAIN_KEYS = tuple(Domain.model_fields)
@@ -246,3 +289,49 @@ def thread_json(
 def captured_json(row: Mapping[str, Any]) -> dict[str, Any]:
     """A :class:`Captured` outbox entry."""
     return {key: row[key] for key in _CAPTURED_KEYS}
+
+
+def usage_json(report: UsageReport) -> dict[str, Any]:
+    inboxes = [
+        {
+            "inbox_id": row["inbox_id"],
+            "address": row["address"],
+            "sends_today": row["sends_today"],
+            "daily_send_limit": row["daily_send_limit"],
+            "remaining": max(0, row["daily_send_limit"] - row["sends_today"]),
+        }
+        for row in report.inboxes
+    ]
+    return {
+        "date": report.day,
+        "resets_at": report.resets_at,
+        "totals": {
+            "sends_today": report.sends_today,
+            "inboxes": len(inboxes),
+            "messages": report.messages,
+            "daily_send_limit": sum(i["daily_send_limit"] for i in inboxes),
+            "remaining": sum(i["remaining"] for i in inboxes),
+        },
+        "inboxes": inboxes,
+    }
+
+
+def compliance_json(report: ComplianceReport) -> dict[str, Any]:
+    return {
+        "domain": report.domain,
+        "spf": report.spf,
+        "dkim": report.dkim,
+        "dmarc": report.dmarc,
+        "content_class": report.content_class,
+        "readiness_score": report.readiness_score,
+        "blocked_reasons": list(report.blocked_reasons),
+    }
+
+
+def readiness_json(inbox_id: str, address: str, report: ComplianceReport) -> dict[str, Any]:
+    return {
+        **compliance_json(report),
+        "inbox_id": inbox_id,
+        "address": address,
+        "ready": not report.blocked_reasons,
+    }

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from mailbot_sandbox.api.bodies import Status
-from mailbot_sandbox.api.checks import Moment, MomentOrMessage, Shape
+from mailbot_sandbox.api.checks import DomainName, Moment, MomentOrMessage, Shape
 from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
 
 Page = Annotated[int, Field(ge=1, le=1_000_000)]
@@ -58,3 +58,7 @@ class WaitQuery(Shape):
 class OutboxQuery(PageQuery):
     to: str | None = None
     inbox_id: str | None = None
+
+
+class ComplianceQuery(Shape):
+    domain: DomainName

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-from typing import Any
+from typing import Any, Literal
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
@@ -19,6 +19,7 @@ from mailbot_sandbox.store.domains import DnsRecordRow, DomainRow
 
 DKIM_SELECTOR = "mailbot"
 PURPOSES = ("spf", "dkim", "dmarc", "mx")
+RecordState = Literal["pass", "fail", "missing"]
 
 
 def _generate_dkim_key() -> tuple[str, str]:
@@ -45,6 +46,37 @@ def _tag_value(record: str, tag: str) -> str | None:
         if name.strip().lower() == tag:
             return re.sub(r"\s+", "", value)
     return None
+
+
+def record_state(lookup: DnsLookup, record: dict[str, Any]) -> RecordState:
+    """Whether DNS publishes ``record`` (one of :meth:`Domains.expected_records`): ``pass``,
+    ``fail`` when a record of its kind is there with another value, ``missing`` when none is.
+
+    The one place that reads a published record, for verification and compliance checks
+    alike. A DKIM record whose expected ``p=`` is empty (a domain this account never
+    registered, so no key is known) passes with any public key.
+    """
+    purpose, expected = record["purpose"], record["value"]
+    if purpose == "mx":
+        hosts = [host for _, host in lookup.mx(record["name"])]
+        if not hosts:
+            return "missing"
+        return "pass" if normalize_name(expected) in hosts else "fail"
+    found = [t.replace('"', "").strip() for t in lookup.txt(record["name"])]
+    if purpose == "spf":
+        published = [t for t in found if t.lower().startswith("v=spf1")]
+        include = expected.split()[1]
+        matches = any(include in t.split() for t in published)
+    elif purpose == "dkim":
+        published = [t for t in found if _tag_value(t, "p")]
+        wanted = _tag_value(expected, "p")
+        matches = any(not wanted or _tag_value(t, "p") == wanted for t in published)
+    else:
+        published = [t for t in found if t.lower().startswith("v=dmarc1")]
+        matches = bool(published)
+    if not published:
+        return "missing"
+    return "pass" if matches else "fail"
 
 
 class Domains:
@@ -101,18 +133,15 @@ class Domains:
             return ServerLookup(self._config.dns_server)
         return TableLookup(self._store, account.id)
 
-    def _check(self, lookup: DnsLookup, record: dict[str, Any]) -> bool:
-        purpose, expected = record["purpose"], record["value"]
-        if purpose == "mx":
-            return any(host == normalize_name(expected) for _, host in lookup.mx(record["name"]))
-        found = lookup.txt(record["name"])
-        if purpose == "spf":
-            include = expected.split()[1]
-            return any(t.startswith("v=spf1") and include in t.split() for t in found)
-        if purpose == "dkim":
-            wanted = _tag_value(expected, "p")
-            return any(_tag_value(t, "p") == wanted for t in found)
-        return any(t.replace('"', "").strip().lower().startswith("v=dmarc1") for t in found)
+    def check_records(self, account: Account, row: DomainRow) -> dict[str, RecordState]:
+        """Each purpose of ``row``'s records as DNS answers now: ``pass``, ``fail`` (a record
+        of that kind is published but not the expected one) or ``missing``. Under the auto
+        policy every record passes: domains verify there without DNS."""
+        records = self.expected_records(row)
+        if self._config.domain_policy == "auto":
+            return {r["purpose"]: "pass" for r in records}
+        lookup = self._lookup(account)
+        return {r["purpose"]: record_state(lookup, r) for r in records}
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, account: Account, domain_id: str) -> DomainRow:
@@ -189,11 +218,8 @@ class Domains:
     def verify(self, account: Account, domain_id: str) -> tuple[DomainRow, dict[str, bool]]:
         """Check the domain's records; returns the updated row and each purpose's result."""
         row = self.get(account, domain_id)
-        if self._config.domain_policy == "auto":
-            results = dict.fromkeys(PURPOSES, True)
-        else:
-            lookup = self._lookup(account)
-            results = {r["purpose"]: self._check(lookup, r) for r in self.expected_records(row)}
+        states = self.check_records(account, row)
+        results = {purpose: state == "pass" for purpose, state in states.items()}
         required = all(results[p] for p in ("spf", "dkim", "dmarc"))
         status = "verified" if required else "failed"
         now = format_time(self._clock.now(account.id))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Accounts
 from mailbot_sandbox.core.clock import Clock
+from mailbot_sandbox.core.compliance import Compliance
 from mailbot_sandbox.core.delivery import Delivery
 from mailbot_sandbox.core.domains import Domains
 from mailbot_sandbox.core.inboxes import Inboxes
@@ -50,6 +51,7 @@ class Services:
         self.accounts = Accounts(self.store, config.api_keys)
         self.domains = Domains(self.store, self.clock, config)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
+        self.compliance = Compliance(self.store, self.clock, config, self.domains, self.inboxes)
         self.notifier = Notifier(
             forward=forward, on_wait=on_wait, on_block=self.metrics.count_parked
         )

@@ -147,6 +147,29 @@ def inbox_counts(store: Store, inbox_ids: list[str], day: str) -> dict[str, Inbo
     }
 
 
+class InboxUsage(TypedDict):
+    """An inbox's sending on one day, beside its limit, and the mail it holds."""
+
+    inbox_id: str
+    address: str
+    daily_send_limit: int
+    sends_today: int
+    message_count: int
+
+
+def account_usage(store: Store, account_id: str, day: str) -> list[InboxUsage]:
+    """Every inbox of an account, newest first, with its sends on ``day`` and its messages."""
+    rows = store.rows(
+        "SELECT i.id AS inbox_id, i.address, i.daily_send_limit, "
+        "coalesce(s.count, 0) AS sends_today, "
+        "(SELECT count(*) FROM messages m WHERE m.inbox_id = i.id) AS message_count "
+        "FROM inboxes i LEFT JOIN send_counts s ON s.inbox_id = i.id AND s.day = ? "
+        "WHERE i.account_id = ? ORDER BY i.created_at DESC, i.rowid DESC",
+        [day, account_id],
+    )
+    return [InboxUsage(**row) for row in rows]  # type: ignore[typeddict-item]
+
+
 def count_active_on_domain(store: Store, account_id: str, domain: str) -> int:
     """How many active inboxes of an account have addresses on ``domain``."""
     return int(
