@@ -14,7 +14,7 @@ from mailbot_sandbox.api.bodies import (
     SendBody,
     SendWithInboxBody,
 )
-from mailbot_sandbox.api.common import account, listing, services, single
+from mailbot_sandbox.api.common import account, content_disposition, listing, services, single
 from mailbot_sandbox.api.objects import Message, message_of, messages_json
 from mailbot_sandbox.api.queries import MessageQuery, WaitQuery
 from mailbot_sandbox.api.routes import route
@@ -188,11 +188,10 @@ def raw_message(inbox_id: str, message_id: str) -> Response:
 )
 def attachment(inbox_id: str, message_id: str, attachment_id: str) -> Response:
     row = services().messages.attachment(account(), inbox_id, message_id, attachment_id)
-    safe_name = "".join(ch for ch in row["filename"] if ch.isprintable() and ch not in '"\\')
     return Response(
         row["content"],
         mimetype=row["content_type"],
-        headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
+        headers={"Content-Disposition": content_disposition("attachment", row["filename"])},
     )
 
 

@@ -131,6 +131,8 @@ def json_body() -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise InvalidRequest("request body is nested too deeply to be a request") from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     return body
