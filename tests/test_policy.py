@@ -115,6 +115,15 @@ CASES: list[tuple[policy.Reason, str, int, str, str, dict | None, dict]] = [
         {},
     ),
     (
+        policy.TooManyRecipients(limit=100),
+        "452 4.5.3 too many recipients: a message goes to at most 100 (to, cc and bcc)",
+        400,
+        "invalid_request",
+        "too many recipients: a message goes to at most 100 (to, cc and bcc)",
+        None,
+        {},
+    ),
+    (
         policy.TooLarge(size=2000, limit=1000),
         "552 5.3.4 message is 2000 bytes; the limit is 1000",
         413,

@@ -68,6 +68,50 @@ def test_recipient_addresses_route_case_insensitively(api: Api, smtp) -> None:
     assert len(_messages(api, inbox)) == 1
 
 
+def test_one_inbox_named_twice_or_in_another_case_gets_one_copy(api: Api, smtp) -> None:
+    inbox = api.create_inbox()
+    address = inbox["address"]
+    refused = smtp.sendmail(
+        "x@example.com",
+        [address, address, address.upper()],
+        smtp_message("x@example.com", [address]),
+    )
+    assert refused == {}  # every RCPT accepted, as other MTAs do
+    assert len(_messages(api, inbox)) == 1
+
+
+def test_recipients_past_the_cap_are_452_453_and_the_rest_is_delivered(
+    api: Api, sandbox: Sandbox
+) -> None:
+    sender = api.create_inbox()
+    outside = [f"r{n}@example.com" for n in range(101)]
+    with smtplib.SMTP(sandbox.smtp_host, sandbox.smtp_port, timeout=10) as client:
+        client.login(sender["address"], api.key)
+        client.mail(sender["address"])
+        codes = [client.rcpt(address) for address in outside]
+        assert {code for code, _ in codes[:100]} == {250}
+        assert codes[100][0] == 452
+        assert codes[100][1].startswith(b"4.5.3 too many recipients")
+        assert client.data(smtp_message(sender["address"], ["list@example.com"]))[0] == 250
+    captured = api.get("/sandbox/v1/outbox").json()["data"][0]
+    assert sorted(captured["recipients"]) == sorted(outside[:100])
+
+
+def test_api_send_past_the_recipient_cap_is_400(api: Api) -> None:
+    sender = api.create_inbox()
+    response = api.post(
+        f"/v1/inboxes/{sender['id']}/messages",
+        json={
+            "to": [f"t{n}@example.com" for n in range(60)],
+            "cc": [f"c{n}@example.com" for n in range(41)],
+            "body_text": "hi",
+        },
+    )
+    assert response.status_code == 400
+    assert "at most 100" in response.json()["error"]["message"]
+    assert api.get(f"/v1/inboxes/{sender['id']}").json()["data"]["sends_today"] == 0
+
+
 def _rcpt(smtp: smtplib.SMTP, address: str) -> tuple[int, bytes]:
     smtp.ehlo_or_helo_if_needed()
     smtp.mail("x@example.com")

@@ -19,6 +19,7 @@ from mailbot_sandbox.core.policy import (
     Reason,
     Refused,
     TooLarge,
+    TooManyRecipients,
     UnknownRecipient,
 )
 from mailbot_sandbox.errors import (
@@ -48,6 +49,7 @@ REASON_STATUS: dict[type[Reason], tuple[int, str]] = {
     InboxInactive: (403, "inbox_{status}"),  # inbox_disabled, inbox_suspended
     DailyLimit: (429, "daily_send_limit_exceeded"),
     TooLarge: (413, "payload_too_large"),
+    TooManyRecipients: (400, "invalid_request"),
     DomainNotVerified: (422, "domain_not_verified"),
     # Refused at delivery (SMTP, or a bounce for an API send), never by a request itself.
     UnknownRecipient: (400, "invalid_request"),

@@ -22,6 +22,7 @@ from mailbot_sandbox.core.policy import (
     may_deliver_to,
     may_receive,
     refusal,
+    within_recipient_cap,
     within_size,
 )
 from mailbot_sandbox.core.sending import Sender, check_can_send, inbound_copy
@@ -77,15 +78,15 @@ class Delivery:
     def smtp_targets(self, recipients: list[str]) -> list[InboxRow]:
         """The inboxes that take mail for these recipients now (one per address accepted at
         RCPT that is still active and may receive)."""
-        targets = []
+        targets: dict[str, InboxRow] = {}  # by inbox id: one copy per inbox, however named
         for address in recipients:
             try:
                 inbox = self._inboxes.find_by_address(address)
             except Refused:
                 continue
             if inbox is not None and may_receive(inbox, address) is None:
-                targets.append(inbox)  # else changed since RCPT; the others still get it
-        return targets
+                targets.setdefault(inbox["id"], inbox)  # else changed since RCPT
+        return list(targets.values())
 
     def receive_smtp(
         self,
@@ -150,6 +151,10 @@ class Delivery:
         """``POST /v1/inboxes/{id}/messages``: build, deliver; the sender's copy."""
         inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
+        named = {a.lower() for a in [*message.to, *message.cc, *message.bcc]}
+        too_many = within_recipient_cap(len(named))
+        if too_many is not None:
+            raise refusal(too_many)
         return self._sender.compose_and_send(
             account, inbox, message, to=message.to, subject=message.subject
         )

@@ -16,6 +16,7 @@ from mailbot_sandbox.errors import ApiError
 from mailbot_sandbox.store.inboxes import InboxRow
 
 Permission = Literal["send", "receive", "search"]
+MAX_RECIPIENTS = 100  # per message: to, cc and bcc of an API send, RCPTs of an SMTP transaction
 Action = Literal["send", "receive"]
 
 
@@ -76,6 +77,13 @@ class TooLarge:
 
 
 @dataclass(frozen=True)
+class TooManyRecipients:
+    """A message may go to at most ``limit`` recipients (to, cc and bcc together)."""
+
+    limit: int
+
+
+@dataclass(frozen=True)
 class DomainNotVerified:
     """Strict domain policy: the inbox's custom domain is not verified in its account."""
 
@@ -90,6 +98,7 @@ Reason = (
     | AmbiguousRecipient
     | NoRecipientLeft
     | TooLarge
+    | TooManyRecipients
     | DomainNotVerified
 )
 
@@ -157,6 +166,12 @@ def within_daily_limit(inbox: InboxRow, sends_today: int, retry_after: int) -> D
     return None
 
 
+def within_recipient_cap(count: int) -> TooManyRecipients | None:
+    """Why a message to ``count`` distinct recipients is refused, or None: the same cap for
+    an API send (``to``, ``cc`` and ``bcc`` together) and an SMTP transaction."""
+    return TooManyRecipients(MAX_RECIPIENTS) if count > MAX_RECIPIENTS else None
+
+
 def within_size(size: int, limit: int) -> TooLarge | None:
     """Why a message of ``size`` bytes is refused under ``limit``, or None."""
     return TooLarge(size, limit) if size > limit else None
@@ -189,6 +204,8 @@ def describe(reason: Reason) -> str:
             return "no recipient of this message takes mail any more"
         case TooLarge(size, limit):
             return f"message is {size} bytes; the limit is {limit}"
+        case TooManyRecipients(limit):
+            return f"too many recipients: a message goes to at most {limit} (to, cc and bcc)"
         case DomainNotVerified(domain):
             return (
                 f"domain {domain} is not verified in this account: register it with "

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailbot_sandbox.core.accounts import Account
-from mailbot_sandbox.core.policy import Refused, may_send
+from mailbot_sandbox.core.policy import Refused, may_send, within_recipient_cap
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import ApiError
 from mailbot_sandbox.mail.addresses import parse_address
@@ -94,6 +94,11 @@ class MailHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if any(address.lower() == named.lower() for named in envelope.rcpt_tos):
+            return replies.RECIPIENT_OK  # named twice: one copy, as for any other MTA
+        too_many = within_recipient_cap(len(envelope.rcpt_tos) + 1)
+        if too_many is not None:
+            return replies.refusal(too_many)
         if isinstance(session.auth_data, Submitter):
             if parse_address(address) is None:
                 return replies.invalid_address(address)

@@ -15,6 +15,7 @@ from mailbot_sandbox.core.policy import (
     PermissionDenied,
     Reason,
     TooLarge,
+    TooManyRecipients,
     UnknownRecipient,
     describe,
 )
@@ -29,6 +30,7 @@ CODES: dict[type[Reason], str] = {
     DomainNotVerified: "550 5.7.1",
     DailyLimit: "451 4.7.1",  # temporary: the count resets at midnight
     TooLarge: "552 5.3.4",  # message too big for system
+    TooManyRecipients: "452 4.5.3",  # too many recipients: the client sends the rest later
 }
 
 RECIPIENT_OK = "250 2.1.5 OK"
