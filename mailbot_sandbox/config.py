@@ -43,6 +43,10 @@ class Config:
     # Processes serving one database file; 0 = one per CPU (at most 4). A database in memory
     # lives in one process, so it always gets one.
     workers: int = 0
+    # Webhook retries wait 30 s, 2 min, 10 min, 1 h, 6 h times this (0.001 in a test: ms);
+    # each attempt gives the receiver webhook_timeout seconds to answer.
+    webhook_retry_scale: float = 1.0
+    webhook_timeout: float = 10.0
 
     @property
     def strict_keys(self) -> bool:
@@ -62,6 +66,19 @@ def _parse_int(name: str, low: int, high: int) -> Callable[[str], int]:
             raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _parse_float(name: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
         return value
 
     return parse
@@ -88,7 +105,12 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "retention_max_messages": _parse_int("MAILBOT_RETENTION_MAX_MESSAGES", 0, 10**9),
     "retention_interval": _parse_int("MAILBOT_RETENTION_INTERVAL", 1, 86400),
     "workers": _parse_int("MAILBOT_WORKERS", 0, 64),
+    "webhook_retry_scale": _parse_float("MAILBOT_WEBHOOK_RETRY_SCALE", 0, 1000),
+    "webhook_timeout": _parse_float("MAILBOT_WEBHOOK_TIMEOUT", 0.01, 300),
 }
+
+# Number settings given in code: (low, high), checked like the env.
+_FLOAT_RANGES = {"webhook_retry_scale": (0.0, 1000.0), "webhook_timeout": (0.01, 300.0)}
 
 # Integer settings given in code or on the command line: (low, high), checked like the env.
 _INT_RANGES = {
@@ -114,6 +136,12 @@ def _validate(config: Config) -> Config:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             what = "a port number" if name.endswith("port") else "a whole number"
             raise ConfigError(f"{name} must be {what} {low}-{high}, got {value!r}")
+    for name, (low_f, high_f) in _FLOAT_RANGES.items():
+        number = getattr(config, name)
+        if not isinstance(number, int | float) or isinstance(number, bool):
+            raise ConfigError(f"{name} must be a number {low_f:g}-{high_f:g}, got {number!r}")
+        if not low_f <= number <= high_f:
+            raise ConfigError(f"{name} must be a number {low_f:g}-{high_f:g}, got {number!r}")
     for key in config.api_keys:
         if not is_well_formed_key(key):
             raise ConfigError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")

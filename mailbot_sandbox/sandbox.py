@@ -19,6 +19,7 @@ from mailbot_sandbox.runtime.processes.link import (
     WorkerLink,
 )
 from mailbot_sandbox.runtime.retention import Retention
+from mailbot_sandbox.runtime.webhooks import WebhookDispatcher
 from mailbot_sandbox.smtp.server import SmtpServer
 
 log = logging.getLogger("mailbot_sandbox")
@@ -91,6 +92,7 @@ class Sandbox(Addresses):
         self._http: HttpServer | None = None
         self._smtp: SmtpServer | None = None
         self._retention: Retention | None = None
+        self._dispatcher: WebhookDispatcher | None = None
         self._state = "stopped"  # starting, running, stopping: what /ready reports
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -122,11 +124,15 @@ class Sandbox(Addresses):
                 self.services, self.config.smtp_bind_host, None if worker else self.config.smtp_port
             )
             self._smtp.start()
-            if primary:  # one process of several prunes for all
+            if primary:  # one process of several prunes and calls webhooks for all
                 self._retention = Retention(
                     self.services.store, self.services.clock, self.config, self.services.metrics
                 )
                 self._retention.start()
+                self._dispatcher = WebhookDispatcher(
+                    self.services.store, self.config, self.services.events
+                )
+                self._dispatcher.start()
             if worker is not None:
                 services = self.services
 
@@ -184,6 +190,9 @@ class Sandbox(Addresses):
         if self._retention is not None:
             self._retention.stop()
             self._retention = None
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+            self._dispatcher = None
         if self.services is not None:
             self.services.close()
             self.services = None

@@ -48,6 +48,7 @@ from mailbot_sandbox.core.inboxes import (
     InboxChanges,
     NewInbox,
 )
+from mailbot_sandbox.core.webhooks import NewWebhook
 from mailbot_sandbox.mail.message import Attachment
 
 Status = Literal["active", "disabled", "suspended"]
@@ -302,3 +303,34 @@ class DnsBody(Shape):
     """``POST /sandbox/v1/dns``; a domain's own ``dns_records`` can be posted as they are."""
 
     records: Annotated[list[DnsRecordBody], Field(min_length=1)]
+
+
+# -- webhooks and events -------------------------------------------------------------------------
+EventNames = Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+
+
+class InboxWebhookBody(Shape):
+    """``POST /v1/inboxes/{inbox_id}/webhooks``: events full (``message.delivered``) or
+    short (``delivered``)."""
+
+    url: LongText
+    events: EventNames
+
+    def to_core(self, inbox_id: str | None = None) -> NewWebhook:
+        """The request as core takes it."""
+        return NewWebhook(url=self.url, events=list(self.events), inbox_id=inbox_id)
+
+
+class NewWebhookBody(InboxWebhookBody):
+    """``POST /v1/webhooks``: ``inbox_id`` limits it to one inbox's events."""
+
+    inbox_id: ShortText | None = None
+
+    def to_core(self, inbox_id: str | None = None) -> NewWebhook:
+        return super().to_core(inbox_id or self.inbox_id)
+
+
+class ReplayBody(Shape):
+    """``POST /v1/events/{event_id}/replay``: ``target_url`` instead of each webhook's URL."""
+
+    target_url: LongText | None = None

@@ -62,3 +62,8 @@ class OutboxQuery(PageQuery):
 
 class ComplianceQuery(Shape):
     domain: DomainName
+
+
+class EventQuery(PageQuery):
+    inbox_id: str | None = None
+    type: str | None = None

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
+from mailbot_sandbox.core.events import DOMAIN_FIELDS, Events
 from mailbot_sandbox.core.policy import may_host_inboxes, refusal
 from mailbot_sandbox.errors import Conflict, NotFound
 from mailbot_sandbox.ids import format_time, new_id
@@ -82,8 +84,9 @@ def record_state(lookup: DnsLookup, record: dict[str, Any]) -> RecordState:
 class Domains:
     """Registers, verifies and deletes an account's custom domains."""
 
-    def __init__(self, store: Store, clock: Clock, config: Config) -> None:
+    def __init__(self, store: Store, clock: Clock, config: Config, events: Events) -> None:
         self._store = store
+        self._events = events
         self._clock = clock
         self._config = config
 
@@ -227,14 +230,21 @@ class Domains:
         verified_at = (
             row["verified_at"] if row["verified_at"] and required else (now if required else None)
         )
-        domains.set_verification(
-            self._store,
-            domain_id,
-            status=status,
-            record_status=record_status,
-            verified_at=verified_at,
-        )
-        return self.get(account, domain_id), results
+        with self._store.write() as db:
+            domains.set_verification(
+                self._store,
+                domain_id,
+                status=status,
+                record_status=record_status,
+                verified_at=verified_at,
+            )
+            checked = self.get(account, domain_id)
+            if status == "verified" and row["status"] != "verified":
+                records = self.expected_records(checked)
+                fields: Mapping[str, Any] = checked
+                data = {k: records if k == "dns_records" else fields[k] for k in DOMAIN_FIELDS}
+                self._events.record(db.conn, "domain.verified", account_id=account.id, data=data)
+        return checked, results
 
     def delete(self, account: Account, domain_id: str) -> DomainRow:
         with self._store.write():

@@ -10,6 +10,7 @@ from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, utc_day
 from mailbot_sandbox.core.domains import Domains
+from mailbot_sandbox.core.events import INBOX_FIELDS, Events
 from mailbot_sandbox.core.policy import AmbiguousRecipient, refusal
 from mailbot_sandbox.errors import Conflict, NotFound
 from mailbot_sandbox.ids import format_time, new_id
@@ -63,8 +64,11 @@ class InboxChanges:
 class Inboxes:
     """Creates, reads and changes inboxes; every rule about them is checked here."""
 
-    def __init__(self, store: Store, clock: Clock, domains: Domains, config: Config) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, domains: Domains, config: Config, events: Events
+    ) -> None:
         self._store = store
+        self._events = events
         self._clock = clock
         self._domains = domains
         self._config = config
@@ -169,7 +173,17 @@ class Inboxes:
         return self._change(account, inbox_id, {"status": status})
 
     def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> InboxWithCounts:
-        self.row(account, inbox_id)  # NotFound before anything changes
-        fields["updated_at"] = format_time(self._clock.now(account.id))
-        inboxes.update_inbox(self._store, inbox_id, fields)
-        return self.get(account, inbox_id)
+        """Change the inbox and record ``inbox.updated``, in one transaction."""
+        with self._store.write() as db:
+            self.row(account, inbox_id)  # NotFound before anything changes
+            fields["updated_at"] = format_time(self._clock.now(account.id))
+            inboxes.update_inbox(self._store, inbox_id, fields)
+            changed = self.get(account, inbox_id)
+            self._events.record(
+                db.conn,
+                "inbox.updated",
+                account_id=account.id,
+                inbox_id=inbox_id,
+                data={key: changed[key] for key in INBOX_FIELDS},  # type: ignore[literal-required]
+            )
+        return changed

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
+from mailbot_sandbox.core.events import Events
 from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.policy import may_search, refusal
@@ -41,8 +42,10 @@ class Messages:
         threads: Threads,
         notifier: Notifier,
         index: SearchIndex,
+        events: Events,
     ) -> None:
         self._index = index
+        self._events = events
         self._store = store
         self._clock = clock
         self._inboxes = inboxes
@@ -141,7 +144,32 @@ class Messages:
             for attachment in content.attachments
         ]
         row["seq"] = messages.insert_message(conn, row, attachments)
+        self._events.message(
+            conn,
+            "message.received" if direction == "inbound" else "message.sent",
+            row,
+            [
+                AttachmentInfo(
+                    id=a["id"],
+                    filename=a["filename"],
+                    content_type=a["content_type"],
+                    size=len(a["content"]),
+                )
+                for a in attachments
+            ],
+        )
         return row
+
+    def record_outcomes(
+        self, conn: sqlite3.Connection, row: MessageRow, outcomes: list[str]
+    ) -> None:
+        """Record a ``message.<outcome>`` event (delivered, bounced, complained) for each
+        recipient of a sent message, inside the transaction that sent it."""
+        listed = (
+            messages.attachments_of(self._store, [row["seq"]]) if row["has_attachments"] else {}
+        )
+        for outcome in outcomes:
+            self._events.message(conn, f"message.{outcome}", row, listed.get(row["seq"], []))
 
     def set_status(self, conn: sqlite3.Connection, message_id: str, status: str) -> None:
         messages.set_status(conn, message_id, status)

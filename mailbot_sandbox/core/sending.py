@@ -182,12 +182,14 @@ class Sender:
                 track_opens=track_opens,
                 track_clicks=track_clicks,
             )
-            status, external = "sent", []
+            status, external, outcomes = "sent", [], []
             for address in recipients:
                 outcome = self._route(conn, account.id, address, content, raw_id, len(raw), touched)
                 if outcome == "external":
                     external.append(address)
-                elif _STATUS_RANK[outcome] > _STATUS_RANK[status]:
+                    continue
+                outcomes.append(outcome)
+                if _STATUS_RANK[outcome] > _STATUS_RANK[status]:
                     status = outcome
             if external:
                 outbox.insert_captured(
@@ -204,6 +206,7 @@ class Sender:
             if status != "sent":
                 self._messages.set_status(conn, sent["id"], status)
                 sent["status"] = status
+            self._messages.record_outcomes(conn, sent, outcomes)
         self._messages.published(touched)
         self._metrics.messages_sent.inc()
         if len(touched) > 1:  # deliveries to sandbox inboxes

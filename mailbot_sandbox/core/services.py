@@ -14,11 +14,13 @@ from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.compliance import Compliance
 from mailbot_sandbox.core.delivery import Delivery
 from mailbot_sandbox.core.domains import Domains
+from mailbot_sandbox.core.events import Events
 from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.outbox import Outbox
 from mailbot_sandbox.core.threads import Threads
+from mailbot_sandbox.core.webhooks import Webhooks
 from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.search.index import SearchIndex
 from mailbot_sandbox.store import Store
@@ -49,8 +51,9 @@ class Services:
         self.store = Store(config.db, checkpoint=primary)
         self.clock = Clock(self.store)
         self.accounts = Accounts(self.store, config.api_keys)
-        self.domains = Domains(self.store, self.clock, config)
-        self.inboxes = Inboxes(self.store, self.clock, self.domains, config)
+        self.events = Events(self.store, self.clock)
+        self.domains = Domains(self.store, self.clock, config, self.events)
+        self.inboxes = Inboxes(self.store, self.clock, self.domains, config, self.events)
         self.compliance = Compliance(self.store, self.clock, config, self.domains, self.inboxes)
         self.notifier = Notifier(
             forward=forward, on_wait=on_wait, on_block=self.metrics.count_parked
@@ -58,9 +61,16 @@ class Services:
         self.threads = Threads(self.store)
         self.search_index = SearchIndex(self.store, background=primary)
         self.messages = Messages(
-            self.store, self.clock, self.inboxes, self.threads, self.notifier, self.search_index
+            self.store,
+            self.clock,
+            self.inboxes,
+            self.threads,
+            self.notifier,
+            self.search_index,
+            self.events,
         )
         self.outbox = Outbox(self.store)
+        self.webhooks = Webhooks(self.store, self.clock, self.inboxes, self.events)
         self.delivery = Delivery(
             self.store, self.clock, config, self.inboxes, self.messages, self.metrics
         )

@@ -173,6 +173,56 @@ def _attachment_index(db: sqlite_utils.Database) -> None:
     )
 
 
+def _events(db: sqlite_utils.Database) -> None:
+    # Events, webhooks and their delivery queue. A trigger fans each new event out to the
+    # webhooks subscribed to it, inside the transaction that records the event: the hot
+    # paths write one row, and a delivery exists exactly when its event committed.
+    # ``events`` of a webhook is stored as ",message.sent,inbox.updated," so that a search for
+    # on ",<type>," matches one name; times to compare are Unix seconds (REAL).
+    db.executescript(
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY, account_id TEXT NOT NULL, inbox_id TEXT,
+            type TEXT NOT NULL, message_id TEXT, thread_id TEXT,
+            data TEXT NOT NULL, created_at TEXT NOT NULL
+        );
+        CREATE INDEX events_account ON events(account_id, id);
+        CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY, account_id TEXT NOT NULL, url TEXT NOT NULL,
+            events TEXT NOT NULL, inbox_id TEXT, secret TEXT NOT NULL,
+            active INTEGER NOT NULL, created_at TEXT NOT NULL
+        );
+        CREATE INDEX webhooks_account ON webhooks(account_id, created_at);
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, event_id TEXT NOT NULL,
+            url TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+            next_attempt_at REAL, claimed_until REAL, created_at TEXT NOT NULL
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+        CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id, created_at);
+        CREATE TABLE webhook_attempts (
+            id INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+            status_code INTEGER, latency_ms REAL NOT NULL, error TEXT,
+            next_attempt_at TEXT, created_at TEXT NOT NULL
+        );
+        CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, attempt);
+        CREATE TRIGGER events_fan_out AFTER INSERT ON events
+        WHEN EXISTS (SELECT 1 FROM webhooks WHERE account_id = NEW.account_id)
+        BEGIN
+            INSERT INTO webhook_deliveries
+                (id, webhook_id, event_id, url, status, attempts, next_attempt_at,
+                 created_at)
+            SELECT 'dlv_' || lower(hex(randomblob(10))), w.id, NEW.id, w.url, 'pending', 0,
+                   (julianday('now') - 2440587.5) * 86400.0, NEW.created_at
+            FROM webhooks AS w
+            WHERE w.account_id = NEW.account_id AND w.active = 1
+              AND (w.inbox_id IS NULL OR w.inbox_id = NEW.inbox_id)
+              AND instr(w.events, ',' || NEW.type || ',') > 0;
+        END;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -180,6 +230,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0004_blob_indexes", _blob_indexes),
     ("0005_direction_index", _direction_index),
     ("0006_attachment_index", _attachment_index),
+    ("0007_events", _events),
 ]
 
 

@@ -1,0 +1,257 @@
+"""The ``webhooks`` table, the queue of their deliveries and the log of every attempt.
+
+Times a query compares (``next_attempt_at``, ``claimed_until``) are Unix seconds; the
+times shown to users are ISO-8601 text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, TypedDict
+
+from mailbot_sandbox.store.db import Store
+
+
+class WebhookRow(TypedDict):
+    """A stored webhook, its event names decoded."""
+
+    id: str
+    account_id: str
+    url: str
+    events: list[str]
+    inbox_id: str | None
+    secret: str
+    active: bool
+    created_at: str
+
+
+class DeliveryRow(TypedDict):
+    """One event on its way to one webhook."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    url: str
+    status: str
+    attempts: int
+    next_attempt_at: float | None
+    created_at: str
+
+
+class Claimed(TypedDict):
+    """A delivery taken by a dispatcher, with what it needs to make the attempt."""
+
+    id: str
+    webhook_id: str
+    url: str
+    attempts: int
+    secret: str
+    event_id: str
+    type: str
+    inbox_id: str | None
+    message_id: str | None
+    thread_id: str | None
+    data: str
+    created_at: str
+
+
+class AttemptRow(TypedDict):
+    """One try at a delivery, as logged."""
+
+    delivery_id: str
+    attempt: int
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    next_attempt_at: str | None
+    created_at: str
+
+
+_WEBHOOK = "id, account_id, url, events, inbox_id, secret, active, created_at"
+_DELIVERY = "id, webhook_id, event_id, url, status, attempts, next_attempt_at, created_at"
+_ATTEMPT = "delivery_id, attempt, status_code, latency_ms, error, next_attempt_at, created_at"
+
+
+def _webhook(row: dict[str, Any]) -> WebhookRow:
+    return WebhookRow(
+        id=row["id"],
+        account_id=row["account_id"],
+        url=row["url"],
+        events=[name for name in row["events"].split(",") if name],
+        inbox_id=row["inbox_id"],
+        secret=row["secret"],
+        active=bool(row["active"]),
+        created_at=row["created_at"],
+    )
+
+
+def insert_webhook(conn: sqlite3.Connection, row: WebhookRow) -> None:
+    conn.execute(
+        f"INSERT INTO webhooks ({_WEBHOOK}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            row["id"],
+            row["account_id"],
+            row["url"],
+            "," + ",".join(row["events"]) + ",",
+            row["inbox_id"],
+            row["secret"],
+            int(row["active"]),
+            row["created_at"],
+        ),
+    )
+
+
+def get_webhook(store: Store, account_id: str, webhook_id: str) -> WebhookRow | None:
+    row = store.row(
+        f"SELECT {_WEBHOOK} FROM webhooks WHERE id = ? AND account_id = ?",
+        (webhook_id, account_id),
+    )
+    return None if row is None else _webhook(row)
+
+
+def account_webhooks(store: Store, account_id: str) -> list[WebhookRow]:
+    rows = store.rows(
+        f"SELECT {_WEBHOOK} FROM webhooks WHERE account_id = ? ORDER BY created_at, id",
+        (account_id,),
+    )
+    return [_webhook(r) for r in rows]
+
+
+def subscribers(store: Store, account_id: str, inbox_id: str | None, type: str) -> list[WebhookRow]:
+    """The active webhooks an event of this inbox and type goes to (as the trigger picks)."""
+    rows = store.rows(
+        f"SELECT {_WEBHOOK} FROM webhooks WHERE account_id = ? AND active = 1"
+        " AND (inbox_id IS NULL OR inbox_id = ?) AND instr(events, ?) > 0",
+        (account_id, inbox_id, f",{type},"),
+    )
+    return [_webhook(r) for r in rows]
+
+
+def delete_webhook(conn: sqlite3.Connection, webhook_id: str) -> None:
+    """Drop a webhook and whatever it still had pending (its log stays readable no more)."""
+    conn.execute(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN"
+        " (SELECT id FROM webhook_deliveries WHERE webhook_id = ?)",
+        (webhook_id,),
+    )
+    conn.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?", (webhook_id,))
+    conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+
+
+def queue_delivery(
+    conn: sqlite3.Connection,
+    delivery_id: str,
+    *,
+    webhook_id: str,
+    event_id: str,
+    url: str,
+    due: float,
+    created_at: str,
+) -> None:
+    """Queue one event for one webhook (at ``url``), due at ``due`` (Unix seconds)."""
+    conn.execute(
+        f"INSERT INTO webhook_deliveries ({_DELIVERY}) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+        (delivery_id, webhook_id, event_id, url, due, created_at),
+    )
+
+
+def claim_due(conn: sqlite3.Connection, now: float, hold: float, limit: int) -> list[Claimed]:
+    """Take up to ``limit`` pending deliveries due by ``now`` that nobody holds, for ``hold``
+    seconds: inside a write transaction, so two dispatchers never take the same one."""
+    cursor = conn.execute(
+        "UPDATE webhook_deliveries SET claimed_until = ? WHERE id IN ("
+        " SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+        " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt_at LIMIT ?)"
+        " RETURNING id",
+        (now + hold, now, now, limit),
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    cursor = conn.execute(
+        "SELECT d.id, d.webhook_id, d.url, d.attempts, w.secret, e.id, e.type, e.inbox_id,"
+        " e.message_id, e.thread_id, e.data, e.created_at"
+        " FROM webhook_deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id"
+        " JOIN events AS e ON e.id = d.event_id"
+        f" WHERE d.id IN ({', '.join('?' * len(ids))}) ORDER BY d.next_attempt_at",
+        ids,
+    )
+    names = tuple(Claimed.__annotations__)
+    return [Claimed(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]  # type: ignore[typeddict-item]
+
+
+def record_attempt(
+    conn: sqlite3.Connection, attempt: AttemptRow, *, status: str, next_due: float | None
+) -> None:
+    """Log an attempt and move its delivery on: ``succeeded``, ``failed`` (no tries left) or
+    still ``pending`` until ``next_due``."""
+    conn.execute(
+        f"INSERT INTO webhook_attempts ({_ATTEMPT}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [attempt[name] for name in AttemptRow.__annotations__],  # type: ignore[literal-required]
+    )
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
+        " claimed_until = NULL WHERE id = ?",
+        (status, attempt["attempt"], next_due, attempt["delivery_id"]),
+    )
+
+
+def next_due(store: Store) -> float | None:
+    """When the earliest pending delivery is due (Unix seconds), or None."""
+    value = store.scalar(
+        "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'"
+    )
+    return None if value is None else float(value)
+
+
+def delivery_page(
+    store: Store, webhook_id: str, *, limit: int, offset: int
+) -> tuple[list[DeliveryRow], dict[str, list[AttemptRow]], int]:
+    """A webhook's deliveries, newest first, each with its attempts (oldest first)."""
+    rows = store.rows(
+        f"SELECT {_DELIVERY} FROM webhook_deliveries WHERE webhook_id = ?"
+        " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        (webhook_id, limit, offset),
+    )
+    total = store.scalar(
+        "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?", (webhook_id,)
+    )
+    attempts: dict[str, list[AttemptRow]] = {r["id"]: [] for r in rows}
+    if rows:
+        found = store.rows(
+            f"SELECT {_ATTEMPT} FROM webhook_attempts"
+            f" WHERE delivery_id IN ({', '.join('?' * len(rows))}) ORDER BY attempt",
+            [r["id"] for r in rows],
+        )
+        for attempt in found:
+            attempts[attempt["delivery_id"]].append(AttemptRow(**attempt))  # type: ignore[typeddict-item]
+    return [DeliveryRow(**r) for r in rows], attempts, int(total or 0)  # type: ignore[typeddict-item]
+
+
+def release_claims(conn: sqlite3.Connection) -> None:
+    """Free every claim: a dispatcher starting up holds nothing yet, so claims left by one
+    that stopped mid-attempt are stale, and those deliveries are due again."""
+    conn.execute(
+        "UPDATE webhook_deliveries SET claimed_until = NULL"
+        " WHERE status = 'pending' AND claimed_until IS NOT NULL"
+    )
+
+
+def erase_events(conn: sqlite3.Connection, account_id: str, inbox_id: str | None = None) -> None:
+    """Remove an account's (or one of its inboxes') events and webhooks with their queued
+    deliveries and attempt logs: part of erasing that inbox or resetting that account."""
+    scope, params = "account_id = ?", [account_id]
+    if inbox_id is not None:
+        scope, params = "account_id = ? AND inbox_id = ?", [account_id, inbox_id]
+    doomed = (
+        f"event_id IN (SELECT id FROM events WHERE {scope})"
+        f" OR webhook_id IN (SELECT id FROM webhooks WHERE {scope})"
+    )
+    conn.execute(
+        "DELETE FROM webhook_attempts WHERE delivery_id IN"
+        f" (SELECT id FROM webhook_deliveries WHERE {doomed})",
+        params * 2,
+    )
+    conn.execute(f"DELETE FROM webhook_deliveries WHERE {doomed}", params * 2)
+    conn.execute(f"DELETE FROM events WHERE {scope}", params)
+    conn.execute(f"DELETE FROM webhooks WHERE {scope}", params)

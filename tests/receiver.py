@@ -1,0 +1,84 @@
+"""A real webhook receiver for tests: an HTTP server on 127.0.0.1 in a thread that records
+every POST and answers with the statuses it is told to."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Received:
+    """One POST as the receiver saw it."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)  # type: ignore[no-any-return]
+
+
+class Receiver:
+    """Start with ``with Receiver() as hook:``; ``hook.url`` takes POSTs. ``statuses`` are
+    answered in turn (then 200), so a test can make the first attempts fail."""
+
+    def __init__(self, statuses: list[int] | None = None, port: int = 0) -> None:
+        self.received: list[Received] = []
+        self._statuses = list(statuses or [])
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._arrived:
+                    status = receiver._statuses.pop(0) if receiver._statuses else 200
+                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    receiver._arrived.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for(
+        self, match: Callable[[Received], bool], count: int = 1, timeout: float = 10
+    ) -> list[Received]:
+        """The first ``count`` deliveries ``match`` accepts, waiting for them to arrive."""
+        with self._arrived:
+            found: list[Received] = []
+
+            def enough() -> bool:
+                found[:] = [r for r in self.received if match(r)]
+                return len(found) >= count
+
+            if not self._arrived.wait_for(enough, timeout):
+                seen = [r.headers.get("X-Mailbot-Event") for r in self.received]
+                raise AssertionError(f"{count} matching deliveries not received; got {seen}")
+            return found[:count]
+
+    def events(self, type: str, count: int = 1, timeout: float = 10) -> list[Received]:
+        """The first ``count`` deliveries of events of ``type``."""
+        return self.wait_for(lambda r: r.headers.get("X-Mailbot-Event") == type, count, timeout)

@@ -1,0 +1,215 @@
+"""Webhooks over real HTTP: subscriptions, signed deliveries to a local receiver, retries,
+the attempt log, replays, and which subscribers hear which events."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mailbot import MailBot
+
+from mailbot_sandbox import Sandbox
+from tests.helpers import Api, fresh_key, send
+from tests.receiver import Receiver
+
+
+def verify_webhook(body: bytes, signature: str, secret: str) -> bool:
+    """The check the mailbot-sdk README gives, verbatim."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def subscribe(api: Api, url: str, events: list[str], **fields: Any) -> dict[str, Any]:
+    response = api.post("/v1/webhooks", json={"url": url, "events": events, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def deliveries(api: Api, webhook: dict[str, Any]) -> list[dict[str, Any]]:
+    response = api.get(f"/v1/webhooks/{webhook['id']}/deliveries")
+    assert response.status_code == 200, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:  # bound and closed: nothing listens there now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"
+
+
+def test_create_list_get_delete(api: Api) -> None:
+    inbox = api.create_inbox()
+    made = subscribe(api, "https://app.example/hooks", ["delivered", "message.sent"])
+    assert made["id"].startswith("whk_") and made["secret"].startswith("whsec_")
+    assert made["events"] == ["message.delivered", "message.sent"]
+    assert made["active"] is True and made["inbox_id"] is None
+    own = api.post(
+        f"/v1/inboxes/{inbox['id']}/webhooks", json={"url": "http://x.test/", "events": ["sent"]}
+    )
+    assert own.status_code == 201 and own.json()["data"]["inbox_id"] == inbox["id"]
+    assert [w["id"] for w in api.get("/v1/webhooks").json()["data"]] == [
+        made["id"],
+        own.json()["data"]["id"],
+    ]
+    assert api.get(f"/v1/webhooks/{made['id']}").json()["data"] == made
+    assert api.delete(f"/v1/webhooks/{made['id']}").json()["data"]["id"] == made["id"]
+    assert api.get(f"/v1/webhooks/{made['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"url": "https://a.example/", "events": ["delivered", "exploded"]}, "exploded"),
+        ({"url": "https://a.example/", "events": []}, "events"),
+        ({"url": "ftp://a.example/", "events": ["sent"]}, "url"),
+        ({"url": "not a url", "events": ["sent"]}, "url"),
+        ({"url": "http://a.example:99999/", "events": ["sent"]}, "url"),
+    ],
+)
+def test_bad_webhooks_are_400_naming_the_problem(api: Api, body: dict, named: str) -> None:
+    response = api.post("/v1/webhooks", json=body)
+    assert response.status_code == 400
+    assert named in response.json()["error"]["message"]
+
+
+def test_another_accounts_inbox_or_webhook_is_404(api: Api, make_api: Callable[..., Api]) -> None:
+    inbox = api.create_inbox()
+    made = subscribe(api, "https://a.example/", ["sent"])
+    stranger = make_api()
+    body = {"url": "https://b.example/", "events": ["sent"]}
+    assert stranger.post(f"/v1/inboxes/{inbox['id']}/webhooks", json=body).status_code == 404
+    assert stranger.delete(f"/v1/webhooks/{made['id']}").status_code == 404
+    assert stranger.get(f"/v1/webhooks/{made['id']}/deliveries").status_code == 404
+
+
+def test_signed_deliveries_reach_the_receiver(api: Api) -> None:
+    inbox = api.create_inbox()
+    with Receiver() as receiver:
+        hook = subscribe(api, receiver.url, ["sent", "received"])
+        [test] = receiver.events("webhook.test")
+        assert test.json["data"]["webhook_id"] == hook["id"]
+        sent = send(api, inbox, to=[inbox["address"]])
+        [delivery] = receiver.events("message.sent")
+        [receipt] = receiver.events("message.received")
+    for arrived in (test, delivery, receipt):
+        headers = arrived.headers
+        assert verify_webhook(arrived.body, headers["X-Mailbot-Signature"], hook["secret"])
+        assert headers["X-Mailbot-Delivery"].startswith("dlv_")
+        assert int(headers["X-Mailbot-Timestamp"]) > 0
+        assert b": " not in arrived.body  # compact JSON
+    payload = delivery.json
+    assert payload["id"] == payload["event_id"] and payload["id"].startswith("evt_")
+    assert payload["type"] == payload["event"] == payload["event_type"] == "message.sent"
+    assert (payload["inbox_id"], payload["message_id"]) == (inbox["id"], sent["id"])
+    assert payload["thread_id"] == sent["thread_id"]
+    assert payload["data"]["subject"] == "Hello" and payload["created_at"].endswith("Z")
+    logged = deliveries(api, hook)
+    assert {d["status"] for d in logged} == {"succeeded"}
+    assert {a["status_code"] for d in logged for a in d["attempts"]} == {200}
+
+
+def test_events_reach_only_their_inbox_and_account(api: Api, make_api: Callable[..., Api]) -> None:
+    one, two = api.create_inbox(), api.create_inbox()
+    stranger = make_api()
+    with Receiver() as everything, Receiver() as only_one, Receiver() as theirs:
+        subscribe(api, everything.url, ["sent"])
+        subscribe(api, only_one.url, ["sent"], inbox_id=one["id"])
+        subscribe(stranger, theirs.url, ["sent"])
+        send(api, two, to=["someone@example.com"], subject="from two")
+        send(api, one, to=["someone@example.com"], subject="from one")
+        everything.events("message.sent", count=2)
+        [heard] = only_one.events("message.sent")
+        theirs.events("webhook.test")
+    assert heard.json["data"]["subject"] == "from one"
+    assert len(only_one.received) == 2  # its test event, and one's mail only
+    assert [r.headers["X-Mailbot-Event"] for r in theirs.received] == ["webhook.test"]
+
+
+def test_failures_are_retried_and_every_attempt_logged(tmp_path: Path) -> None:
+    # Six attempts, the last after 30 s + 2 min + 10 min + 1 h + 6 h, scaled to 2.6 s.
+    with Sandbox(db=str(tmp_path / "m.db"), webhook_retry_scale=0.0001) as sandbox:
+        api = Api(sandbox.base_url, fresh_key())
+        with Receiver(statuses=[500, 302]) as receiver:
+            hook = subscribe(api, receiver.url, ["sent"])
+            receiver.events("webhook.test", count=3)
+        refused = subscribe(api, closed_port_url(), ["sent"])
+        api.close()
+        reader = Api(sandbox.base_url, api.key)
+
+        def settled() -> bool:
+            return deliveries(reader, refused)[0]["status"] == "failed"
+
+        wait_until(settled)
+        [first] = deliveries(reader, hook)
+        [dead] = deliveries(reader, refused)
+        reader.close()
+    assert first["status"] == "succeeded" and first["attempt_count"] == 3
+    assert [a["status_code"] for a in first["attempts"]] == [500, 302, 200]
+    assert first["attempts"][0]["error"] == "HTTP 500"
+    assert first["attempts"][0]["next_attempt_at"] is not None
+    assert first["attempts"][2]["next_attempt_at"] is None
+    assert dead["attempt_count"] == 6 and dead["next_attempt_at"] is None
+    assert all(a["status_code"] is None and a["error"] for a in dead["attempts"])
+    assert all(a["latency_ms"] >= 0 for a in dead["attempts"])
+
+
+def test_pending_deliveries_resume_after_a_restart(tmp_path: Path) -> None:
+    db, key = str(tmp_path / "m.db"), fresh_key()
+    with Receiver(statuses=[503]) as receiver:
+        with Sandbox(db=db, webhook_retry_scale=0.1) as sandbox:  # the retry is 3 s away
+            api = Api(sandbox.base_url, key)
+            hook = subscribe(api, receiver.url, ["sent"])
+            receiver.events("webhook.test")
+            wait_until(lambda: bool(deliveries(api, hook)[0]["attempts"]))
+            api.close()
+        assert len(receiver.received) == 1  # stopped before the retry was due
+        with Sandbox(db=db, webhook_retry_scale=0.1) as sandbox:
+            receiver.events("webhook.test", count=2)
+            api = Api(sandbox.base_url, key)
+            wait_until(lambda: deliveries(api, hook)[0]["status"] == "succeeded")
+            [delivery] = deliveries(api, hook)
+            api.close()
+    assert [a["status_code"] for a in delivery["attempts"]] == [503, 200]
+
+
+def test_replay_queues_an_event_again(api: Api, make_api: Callable[..., Api]) -> None:
+    inbox = api.create_inbox()
+    with Receiver() as own, Receiver() as elsewhere:
+        subscribe(api, own.url, ["sent"])
+        send(api, inbox, to=["someone@example.com"])
+        [first] = own.events("message.sent")
+        event_id = first.json["id"]
+        again = api.post(f"/v1/events/{event_id}/replay", json={})
+        assert again.status_code == 202
+        own.events("message.sent", count=2)
+        moved = api.post(f"/v1/events/{event_id}/replay", json={"target_url": elsewhere.url})
+        [replayed] = elsewhere.events("message.sent")
+    assert replayed.json["id"] == event_id and replayed.body == first.body
+    assert moved.json()["data"]["deliveries"][0].startswith("dlv_")
+    assert make_api().post(f"/v1/events/{event_id}/replay", json={}).status_code == 404
+
+
+def test_the_sdk_manages_webhooks(sandbox: Sandbox) -> None:
+    client = MailBot(api_key=fresh_key(), base_url=sandbox.api_url)
+    made = client.webhooks.create(url="https://app.example/hook", events=["bounced"])
+    assert made["events"] == ["message.bounced"]
+    assert [w["id"] for w in client.webhooks.list()] == [made["id"]]
+    assert client.webhooks.delete(made["id"])["id"] == made["id"]
+    assert client.webhooks.list() == []
+    client.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    """Poll the API (the attempt log has no wait endpoint) until ``condition`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
