@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from mailbot_sandbox.api import (
+    audit,
     compliance,
     control,
     domains,
@@ -22,7 +23,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(meta.bp)
     v1 = Blueprint("v1", __name__, url_prefix="/v1")
     v1.before_request(authenticate)
-    for module in (inboxes, domains, messages, threads, compliance, webhooks):
+    for module in (inboxes, domains, messages, threads, compliance, webhooks, audit):
         v1.register_blueprint(module.bp)
     app.register_blueprint(v1)
     app.register_blueprint(control.bp)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailbot_sandbox.api.common import services
+from mailbot_sandbox.core.audit import AuditRow
 from mailbot_sandbox.core.compliance import ComplianceReport, UsageReport
 from mailbot_sandbox.core.domains import DomainRow
 
@@ -235,6 +236,16 @@ class Readiness(ComplianceCheck):
     ready: bool
 
 
+class AuditEntry(Out):
+    id: str
+    action: str = Field(description="``<target_type>.<what happened>``, e.g. ``inbox.created``")
+    target_type: str
+    target_id: str
+    inbox_id: str | None
+    metadata: dict[str, Any]
+    created_at: Time
+
+
 # -- the one function per shape ------------------------------------------------------------------
 _INBOX_KEYS = tuple(Inbox.model_fields)
 _DOMAIN_KEYS = tuple(Domain.model_fields)
@@ -335,3 +346,10 @@ def readiness_json(inbox_id: str, address: str, report: ComplianceReport) -> dic
         "address": address,
         "ready": not report.blocked_reasons,
     }
+
+
+_AUDIT_KEYS = tuple(AuditEntry.model_fields)
+
+
+def audit_json(row: AuditRow) -> dict[str, Any]:
+    return {key: row[key] for key in _AUDIT_KEYS}  # type: ignore[literal-required]

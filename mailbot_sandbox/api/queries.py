@@ -67,3 +67,9 @@ class ComplianceQuery(Shape):
 class EventQuery(PageQuery):
     inbox_id: str | None = None
     type: str | None = None
+
+
+class AuditQuery(PageQuery):
+    action: str | None = None
+    target_type: str | None = None
+    inbox_id: str | None = None

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mailbot_sandbox.core import audit
 from mailbot_sandbox.errors import Unauthorized
 from mailbot_sandbox.ids import format_time, is_well_formed_key
 from mailbot_sandbox.store import Store, accounts
@@ -85,11 +86,21 @@ class Accounts:
         row = accounts.account_by_key_hash(self._store, hashed)
         if row is None:
             account = Account(id=f"acc_{hashed[:20]}", short_id=short_id_for(key))
-            accounts.insert_account(
-                self._store,
-                AccountRow(id=account.id, short_id=account.short_id),
-                hashed,
-                format_time(datetime.now(UTC)),
-            )
+            with self._store.write():
+                created = accounts.insert_account(
+                    self._store,
+                    AccountRow(id=account.id, short_id=account.short_id),
+                    hashed,
+                    format_time(datetime.now(UTC)),
+                )
+                if created:  # the key's first use, not another process's race
+                    audit.record(
+                        self._store,
+                        account.id,
+                        "account.created",
+                        "account",
+                        account.id,
+                        metadata={"short_id": account.short_id},
+                    )
             return account
         return Account(id=row["id"], short_id=row["short_id"])

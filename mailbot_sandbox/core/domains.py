@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from mailbot_sandbox.config import Config
+from mailbot_sandbox.core import audit
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.dns import DnsLookup, ServerLookup, TableLookup, normalize_name
@@ -196,6 +197,14 @@ class Domains:
             if self.find(account, domain):  # lost a race with a concurrent create
                 raise Conflict(f"domain {domain} is already registered in this account")
             domains.insert_domain(self._store, row)
+            audit.record(
+                self._store,
+                account.id,
+                "domain.created",
+                "domain",
+                row["id"],
+                metadata={"domain": domain, "status": state},
+            )
         return row
 
     def require_for_inbox(self, account: Account, domain: str) -> None:
@@ -244,6 +253,14 @@ class Domains:
                 fields: Mapping[str, Any] = checked
                 data = {k: records if k == "dns_records" else fields[k] for k in DOMAIN_FIELDS}
                 self._events.record(db.conn, "domain.verified", account_id=account.id, data=data)
+            audit.record(
+                self._store,
+                account.id,
+                "domain.verified" if required else "domain.verification_failed",
+                "domain",
+                domain_id,
+                metadata={"domain": row["domain"], "records": record_status},
+            )
         return checked, results
 
     def delete(self, account: Account, domain_id: str) -> DomainRow:
@@ -257,6 +274,14 @@ class Domains:
                     details={"active_inboxes": in_use},
                 )
             domains.delete_domain(self._store, domain_id)
+            audit.record(
+                self._store,
+                account.id,
+                "domain.deleted",
+                "domain",
+                domain_id,
+                metadata={"domain": row["domain"]},
+            )
         return row
 
     # -- the sandbox's DNS table --------------------------------------------------------------

@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 from mailbot_sandbox.config import Config
+from mailbot_sandbox.core import audit
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, utc_day
 from mailbot_sandbox.core.domains import Domains
@@ -160,8 +161,22 @@ class Inboxes:
             created_at=now,
             updated_at=now,
         )
-        if not inboxes.insert_inbox(self._store, row):
-            raise Conflict(f"address {address} already exists", details={"address": address})
+        with self._store.write():
+            if not inboxes.insert_inbox(self._store, row):
+                raise Conflict(f"address {address} already exists", details={"address": address})
+            audit.record(
+                self._store,
+                account.id,
+                "inbox.created",
+                "inbox",
+                row["id"],
+                inbox_id=row["id"],
+                metadata={
+                    "address": address,
+                    "permissions": row["permissions"],
+                    "daily_send_limit": row["daily_send_limit"],
+                },
+            )
         return self.get(account, row["id"])
 
     def update(self, account: Account, inbox_id: str, changes: InboxChanges) -> InboxWithCounts:
@@ -173,11 +188,12 @@ class Inboxes:
         return self._change(account, inbox_id, {"status": status})
 
     def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> InboxWithCounts:
-        """Change the inbox and record ``inbox.updated``, in one transaction."""
+        """Change the inbox, record ``inbox.updated`` and audit what changed, in one
+        transaction."""
+        now = format_time(self._clock.now(account.id))
         with self._store.write() as db:
-            self.row(account, inbox_id)  # NotFound before anything changes
-            fields["updated_at"] = format_time(self._clock.now(account.id))
-            inboxes.update_inbox(self._store, inbox_id, fields)
+            before = self.row(account, inbox_id)  # NotFound before anything changes
+            inboxes.update_inbox(self._store, inbox_id, {**fields, "updated_at": now})
             changed = self.get(account, inbox_id)
             self._events.record(
                 db.conn,
@@ -186,4 +202,33 @@ class Inboxes:
                 inbox_id=inbox_id,
                 data={key: changed[key] for key in INBOX_FIELDS},  # type: ignore[literal-required]
             )
+            self._record_changes(account, before, fields)
         return changed
+
+    def _record_changes(self, account: Account, before: InboxRow, fields: dict[str, Any]) -> None:
+        """Audit what really changed: the status on its own (``inbox.disabled`` or
+        ``inbox.status_changed``), every other field together (``inbox.updated``)."""
+        changed = {
+            name: {"from": before[name], "to": value}  # type: ignore[literal-required]
+            for name, value in fields.items()
+            if before[name] != value  # type: ignore[literal-required]
+        }
+        status = changed.pop("status", None)
+        if status is not None:
+            action = "inbox.disabled" if status["to"] == "disabled" else "inbox.status_changed"
+            self._record(account, before, action, status)
+        if changed:
+            self._record(account, before, "inbox.updated", {"changes": changed})
+
+    def _record(
+        self, account: Account, inbox: InboxRow, action: str, metadata: dict[str, Any]
+    ) -> None:
+        audit.record(
+            self._store,
+            account.id,
+            action,
+            "inbox",
+            inbox["id"],
+            inbox_id=inbox["id"],
+            metadata={"address": inbox["address"], **metadata},
+        )

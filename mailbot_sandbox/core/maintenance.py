@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from mailbot_sandbox.core import audit
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
 from mailbot_sandbox.store import Store, upkeep
@@ -16,15 +17,35 @@ def erase_inbox(store: Store, account: Account, inbox_id: str) -> dict[str, int]
     Raises:
         NotFound: the account has no such inbox.
     """
-    messages = upkeep.erase_inbox(store, account.id, inbox_id)
-    if messages is None:
-        raise NotFound(f"inbox {inbox_id!r} not found")
+    with store.write():
+        messages = upkeep.erase_inbox(store, account.id, inbox_id)
+        if messages is None:
+            raise NotFound(f"inbox {inbox_id!r} not found")
+        audit.record(
+            store,
+            account.id,
+            "inbox.erased",
+            "inbox",
+            inbox_id,
+            inbox_id=inbox_id,
+            metadata={"messages": messages},
+        )
     return {"inboxes": 1, "messages": messages}
 
 
 def reset_account(store: Store, account: Account) -> dict[str, int]:
-    """Erase everything one account holds (the account and its clock stay); counts per kind."""
-    messages, inboxes = upkeep.reset_account(store, account.id)
+    """Erase everything one account holds (the account, its clock and its audit log stay);
+    counts per kind."""
+    with store.write():
+        messages, inboxes = upkeep.reset_account(store, account.id)
+        audit.record(
+            store,
+            account.id,
+            "account.reset",
+            "account",
+            account.id,
+            metadata={"messages": messages, "inboxes": inboxes},
+        )
     return {"messages": messages, "inboxes": inboxes}
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Accounts
+from mailbot_sandbox.core.audit import AuditLog
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.compliance import Compliance
 from mailbot_sandbox.core.delivery import Delivery
@@ -54,6 +55,7 @@ class Services:
         self.events = Events(self.store, self.clock)
         self.domains = Domains(self.store, self.clock, config, self.events)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config, self.events)
+        self.audit = AuditLog(self.store)
         self.compliance = Compliance(self.store, self.clock, config, self.domains, self.inboxes)
         self.notifier = Notifier(
             forward=forward, on_wait=on_wait, on_block=self.metrics.count_parked

@@ -11,6 +11,7 @@ connection (steps of a caller's transaction) and return typed rows:
 - ``threads``; ``domains``: custom domains and the sandbox's DNS records;
 - ``outbox``: captured mail to outside addresses;
 - ``search``: the full-text index, and a parsed search rendered into SQL;
+- ``audit``: the audit log;
 - ``upkeep``: erasing, retention pruning, and whole-store figures.
 """
 

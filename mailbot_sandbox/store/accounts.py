@@ -33,14 +33,15 @@ def all_account_ids(store: Store) -> list[str]:
     return [str(row["id"]) for row in store.rows("SELECT id FROM accounts")]
 
 
-def insert_account(store: Store, account: AccountRow, key_hash: str, created_at: str) -> None:
-    """Store a new account; nothing happens when another writer stored it first."""
+def insert_account(store: Store, account: AccountRow, key_hash: str, created_at: str) -> bool:
+    """Store a new account; False (and nothing happens) when another writer stored it first."""
     with store.write() as db:
-        db.execute(
+        cursor = db.execute(
             "INSERT OR IGNORE INTO accounts (id, key_hash, short_id, created_at) "
             "VALUES (?, ?, ?, ?)",
             [account["id"], key_hash, account["short_id"], created_at],
         )
+    return bool(cursor.rowcount)
 
 
 def clock_offset(store: Store, account_id: str) -> float:

@@ -223,6 +223,26 @@ def _events(db: sqlite_utils.Database) -> None:
     )
 
 
+def _audit_log(db: sqlite_utils.Database) -> None:
+    db.table("audit_log").create(
+        {
+            "id": str,
+            "account_id": str,
+            "action": str,
+            "target_type": str,
+            "target_id": str,
+            "inbox_id": str,
+            "metadata": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"account_id", "action", "target_type", "target_id", "metadata", "created_at"},
+    )
+    # Listed newest first (rowid order) per account; no foreign key: entries outlive what
+    # they are about (an erased inbox, a reset account's domains).
+    db.execute("CREATE INDEX audit_log_account ON audit_log(account_id)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -231,6 +251,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0005_direction_index", _direction_index),
     ("0006_attachment_index", _attachment_index),
     ("0007_events", _events),
+    ("0008_audit_log", _audit_log),
 ]
 
 
