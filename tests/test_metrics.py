@@ -97,3 +97,18 @@ def test_not_ready_is_503_in_the_error_shape() -> None:
     error = response.json()["error"]
     assert error["code"] == "not_ready" and "database" in error["message"]
     assert error["details"]["checks"]["smtp"] == "ok"
+
+
+def test_metrics_need_a_key_once_keys_are_configured(sandbox: Sandbox) -> None:
+    assert requests.get(f"{sandbox.base_url}/metrics", timeout=5).status_code == 200  # open
+    with Sandbox(api_keys=("mb_ops_key",)) as strict:
+        url = f"{strict.base_url}/metrics"
+        anonymous = requests.get(url, timeout=5)
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"]["code"] == "unauthorized"
+        wrong = requests.get(url, headers={"Authorization": "Bearer mb_guess"}, timeout=5)
+        assert wrong.status_code == 401
+        scrape = requests.get(url, headers={"Authorization": "Bearer mb_ops_key"}, timeout=5)
+        assert scrape.status_code == 200
+        assert "mailbot_smtp_sessions_total" in scrape.text
+        assert "mb_ops_key" not in scrape.text

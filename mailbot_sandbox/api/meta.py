@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, jsonify
 
 from mailbot_sandbox import __version__
+from mailbot_sandbox.api.common import authenticate
 from mailbot_sandbox.api.errors import error_response
 from mailbot_sandbox.api.objects import Health, Info, Ready
 from mailbot_sandbox.api.routes import route
@@ -54,13 +55,21 @@ def ready() -> Response:
     bp,
     "GET",
     "/metrics",
-    "Prometheus metrics (text exposition format)",
+    "Prometheus metrics (text exposition format); with configured API keys, one is required",
     envelope="bytes",
     content_type="text/plain",
+    errors=(401,),
     authenticated=False,
 )
 def prometheus_metrics() -> Response:
-    """Counters in the Prometheus text format, plus what the store holds right now."""
+    """Counters in the Prometheus text format, plus what the store holds right now.
+
+    Open by default, as the rest of a permissive sandbox is; once API keys are configured
+    (strict mode) a scrape must carry one of them, like every other route that tells about
+    the sandbox's contents.
+    """
+    if current_app.extensions["mailbot"].config.strict_keys:
+        authenticate()
     totals = store_totals(current_app.extensions["mailbot"].store)
     gauges = {
         "stored_messages": ("Messages held in the store", totals["messages"]),
