@@ -25,10 +25,11 @@ from mailbot_sandbox.core.policy import (
     within_size,
 )
 from mailbot_sandbox.ids import new_id
+from mailbot_sandbox.mail import dkim
 from mailbot_sandbox.mail.compose import build_message, new_message_id
 from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.metrics import Metrics
-from mailbot_sandbox.store import Store, outbox, sends
+from mailbot_sandbox.store import Store, domains, outbox, sends
 
 SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "complained"}
 _STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
@@ -83,6 +84,22 @@ class Sender:
         self._messages = messages
         self._simulator_domain = f"simulator.{config.shared_domain}"
 
+    def signed(self, account: Account, inbox: InboxRow, raw: bytes) -> bytes:
+        """``raw`` DKIM-signed with the key of the inbox's custom domain, as a receiving
+        server would verify it against the domain's published record. Mail from the shared
+        domain (the hot path) is never signed, and costs not even a look-up."""
+        if inbox["domain"] == self._config.shared_domain:
+            return raw
+        domain = domains.find_domain(self._store, account.id, inbox["domain"])
+        if domain is None:  # not registered here (erased by a reset): nothing to sign with
+            return raw
+        return dkim.sign(
+            raw,
+            domain=domain["domain"],
+            selector=domain["selector"],
+            private_key_pem=domain["dkim_private_key"],
+        )
+
     def compose_and_send(
         self,
         account: Account,
@@ -117,6 +134,7 @@ class Sender:
         too_large = within_size(len(raw), self._config.max_message_size)
         if too_large is not None:
             raise refusal(too_large)
+        raw = self.signed(account, inbox, raw)
         content = ParsedMail(
             from_address=inbox["address"],
             from_name=inbox["display_name"],
