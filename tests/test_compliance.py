@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Iterator
 
 import pytest
 from mailbot import MailBot
-from mailbot.exceptions import NotFoundError
+from mailbot.exceptions import ComplianceError, NotFoundError
 
 from mailbot_sandbox import Sandbox
-from tests.helpers import Api, fresh_key, send
+from tests.helpers import Api, fresh_key, send, smtp_message
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,39 @@ def test_readiness_names_what_blocks_an_inbox(strict_api: Api) -> None:
     blocked = strict_api.get(f"/v1/compliance/readiness/{inbox['id']}").json()["data"]
     assert blocked["ready"] is False
     assert blocked["blocked_reasons"] == ["inbox_disabled"]
+
+
+def test_strict_policy_blocks_sends_once_the_domain_fails_verification(
+    strict_api: Api, strict_sandbox: Sandbox
+) -> None:
+    domain = strict_api.post("/v1/domains", json={"domain": "lapsed.example"}).json()["data"]
+    strict_api.post("/sandbox/v1/dns", json={"records": domain["dns_records"]})
+    strict_api.post(f"/v1/domains/{domain['id']}/verify")
+    inbox = strict_api.create_inbox(username="ops", domain="lapsed.example")
+    send(strict_api, inbox, to=["someone@example.com"])
+    strict_api.delete("/sandbox/v1/dns")
+    strict_api.post(f"/v1/domains/{domain['id']}/verify")  # fails now: records gone
+    response = strict_api.post(
+        f"/v1/inboxes/{inbox['id']}/messages",
+        json={"to": ["someone@example.com"], "subject": "Hi", "body_text": "hi"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "compliance_blocked"
+    assert response.json()["error"]["details"] == {"domain": "lapsed.example"}
+    client = MailBot(api_key=strict_api.key, base_url=strict_sandbox.api_url)
+    try:
+        with pytest.raises(ComplianceError):
+            client.messages.send(inbox["id"], to=["a@example.com"], subject="x", body_text="x")
+    finally:
+        client.close()
+    raw = smtp_message(inbox["address"], ["someone@example.com"])
+    with smtplib.SMTP(strict_sandbox.smtp_host, strict_sandbox.smtp_port) as smtp:
+        smtp.login(inbox["address"], strict_api.key)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.sendmail(inbox["address"], ["someone@example.com"], raw)
+    assert refused.value.smtp_code == 550
+    usage = strict_api.get("/v1/usage").json()["data"]
+    assert usage["totals"]["sends_today"] == 1  # the refused sends were not counted
 
 
 def test_auto_policy_domains_are_ready(api: Api) -> None:

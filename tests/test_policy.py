@@ -143,6 +143,17 @@ CASES: list[tuple[policy.Reason, str, int, str, str, dict | None, dict]] = [
         {"domain": "example.org"},
         {},
     ),
+    (
+        policy.ComplianceBlocked("example.org"),
+        "550 5.7.1 domain example.org is not verified in this account, so its inboxes may not "
+        "send: publish its DNS records and call POST /v1/domains/{id}/verify",
+        422,
+        "compliance_blocked",
+        "domain example.org is not verified in this account, so its inboxes may not send: "
+        "publish its DNS records and call POST /v1/domains/{id}/verify",
+        {"domain": "example.org"},
+        {},
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ from flask import Response, jsonify
 
 from mailbot_sandbox.core.policy import (
     AmbiguousRecipient,
+    ComplianceBlocked,
     DailyLimit,
     DomainNotVerified,
     InboxInactive,
@@ -51,6 +52,7 @@ REASON_STATUS: dict[type[Reason], tuple[int, str]] = {
     TooLarge: (413, "payload_too_large"),
     TooManyRecipients: (400, "invalid_request"),
     DomainNotVerified: (422, "domain_not_verified"),
+    ComplianceBlocked: (422, "compliance_blocked"),
     # Refused at delivery (SMTP, or a bounce for an API send), never by a request itself.
     UnknownRecipient: (400, "invalid_request"),
     AmbiguousRecipient: (400, "invalid_request"),
@@ -108,7 +110,7 @@ def _refusal(reason: Reason, message: str) -> HttpError:
         case DailyLimit(limit=limit, sends_today=sends_today, retry_after=retry_after):
             details = {"daily_send_limit": limit, "sends_today": sends_today}
             headers["Retry-After"] = str(retry_after)
-        case DomainNotVerified(domain=domain):
+        case DomainNotVerified(domain=domain) | ComplianceBlocked(domain=domain):
             details = {"domain": domain}
     return HttpError(status, code, message, details, headers)
 

@@ -21,9 +21,9 @@ from mailbot_sandbox.api.routes import route
 
 bp = Blueprint("messages", __name__)
 
-# A send is refused by the inbox's permission or status (403), its size (413) or its daily
-# limit (429).
-SEND_ERRORS = (403, 404, 413, 429)
+# A send is refused by the inbox's permission or status (403), its size (413), its domain
+# under the strict policy (422) or its daily limit (429).
+SEND_ERRORS = (403, 404, 413, 422, 429)
 
 
 def one(row: Mapping[str, Any], status: int = 200) -> Response:

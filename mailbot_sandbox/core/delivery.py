@@ -140,8 +140,8 @@ class Delivery:
         content.from_address = content.from_address or inbox["address"]
         in_headers = {a.lower() for a in content.to_addresses + content.cc_addresses}
         bcc = [a for a in recipients if a.lower() not in in_headers]
-        raw = self._sender.signed(account, inbox, raw)
         try:
+            raw = self._sender.signed(account, inbox, raw)
             row = self._sender.dispatch(account, inbox_id, content, raw, recipients, bcc=bcc)
         except Refused as exc:
             return exc.reason

@@ -90,6 +90,14 @@ class DomainNotVerified:
     domain: str
 
 
+@dataclass(frozen=True)
+class ComplianceBlocked:
+    """Strict domain policy: an inbox's custom domain is no longer verified (a verify failed
+    since, or the domain was deleted), so it may not send."""
+
+    domain: str
+
+
 Reason = (
     PermissionDenied
     | InboxInactive
@@ -100,6 +108,7 @@ Reason = (
     | TooLarge
     | TooManyRecipients
     | DomainNotVerified
+    | ComplianceBlocked
 )
 
 
@@ -159,6 +168,12 @@ def may_host_inboxes(domain: str, status: str | None) -> DomainNotVerified | Non
     return None if status == "verified" else DomainNotVerified(domain)
 
 
+def may_send_from_domain(domain: str, status: str | None) -> ComplianceBlocked | None:
+    """Why an inbox on custom ``domain`` (its ``status`` in the account, None when not
+    registered) may not send under the strict domain policy, or None."""
+    return None if status == "verified" else ComplianceBlocked(domain)
+
+
 def within_daily_limit(inbox: InboxRow, sends_today: int, retry_after: int) -> DailyLimit | None:
     """Why one more send today is refused (``sends_today`` already counted), or None."""
     if sends_today >= inbox["daily_send_limit"]:
@@ -210,6 +225,11 @@ def describe(reason: Reason) -> str:
             return (
                 f"domain {domain} is not verified in this account: register it with "
                 "POST /v1/domains, publish its DNS records and call verify"
+            )
+        case ComplianceBlocked(domain):
+            return (
+                f"domain {domain} is not verified in this account, so its inboxes may not send: "
+                "publish its DNS records and call POST /v1/domains/{id}/verify"
             )
     raise AssertionError(f"unknown reason {reason!r}")  # pragma: no cover
 

@@ -20,6 +20,7 @@ from mailbot_sandbox.core.policy import (
     Refused,
     may_receive,
     may_send,
+    may_send_from_domain,
     refusal,
     within_daily_limit,
     within_size,
@@ -87,10 +88,19 @@ class Sender:
     def signed(self, account: Account, inbox: InboxRow, raw: bytes) -> bytes:
         """``raw`` DKIM-signed with the key of the inbox's custom domain, as a receiving
         server would verify it against the domain's published record. Mail from the shared
-        domain (the hot path) is never signed, and costs not even a look-up."""
+        domain (the hot path) is never signed, and costs not even a look-up.
+
+        Raises:
+            Refused: :class:`~mailbot_sandbox.core.policy.ComplianceBlocked`, strict policy
+                and the domain is not verified (any more).
+        """
         if inbox["domain"] == self._config.shared_domain:
             return raw
         domain = domains.find_domain(self._store, account.id, inbox["domain"])
+        if self._config.domain_policy == "strict":
+            blocked = may_send_from_domain(inbox["domain"], domain and domain["status"])
+            if blocked is not None:
+                raise refusal(blocked)
         if domain is None:  # not registered here (erased by a reset): nothing to sign with
             return raw
         return dkim.sign(

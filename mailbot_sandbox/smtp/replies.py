@@ -8,6 +8,7 @@ from __future__ import annotations
 from mailbot_sandbox.core.delivery import Received, Sent
 from mailbot_sandbox.core.policy import (
     AmbiguousRecipient,
+    ComplianceBlocked,
     DailyLimit,
     DomainNotVerified,
     InboxInactive,
@@ -28,6 +29,7 @@ CODES: dict[type[Reason], str] = {
     InboxInactive: "550 5.2.1",  # mailbox disabled, not accepting messages
     PermissionDenied: "550 5.7.1",  # delivery not authorized
     DomainNotVerified: "550 5.7.1",
+    ComplianceBlocked: "550 5.7.1",  # delivery not authorized
     DailyLimit: "451 4.7.1",  # temporary: the count resets at midnight
     TooLarge: "552 5.3.4",  # message too big for system
     TooManyRecipients: "452 4.5.3",  # too many recipients: the client sends the rest later
