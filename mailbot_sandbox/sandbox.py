@@ -130,7 +130,7 @@ class Sandbox(Addresses):
                 )
                 self._retention.start()
                 self._dispatcher = WebhookDispatcher(
-                    self.services.store, self.config, self.services.events
+                    self.services.store, self.config, self.services.events, self.services.metrics
                 )
                 self._dispatcher.start()
             if worker is not None:

@@ -15,7 +15,7 @@ import pytest
 from mailbot import MailBot
 
 from mailbot_sandbox import Sandbox
-from tests.helpers import Api, fresh_key, send
+from tests.helpers import Api, fresh_key, metric, send
 from tests.receiver import Receiver
 
 
@@ -110,8 +110,10 @@ def test_signed_deliveries_reach_the_receiver(api: Api) -> None:
     assert (payload["inbox_id"], payload["message_id"]) == (inbox["id"], sent["id"])
     assert payload["thread_id"] == sent["thread_id"]
     assert payload["data"]["subject"] == "Hello" and payload["created_at"].endswith("Z")
+    # The receiver has the request before the sandbox has its answer logged.
+    wait_until(lambda: {d["status"] for d in deliveries(api, hook)} == {"succeeded"})
     logged = deliveries(api, hook)
-    assert {d["status"] for d in logged} == {"succeeded"}
+    assert len(logged) == 3
     assert {a["status_code"] for d in logged for a in d["attempts"]} == {200}
 
 
@@ -150,6 +152,13 @@ def test_failures_are_retried_and_every_attempt_logged(tmp_path: Path) -> None:
         [first] = deliveries(reader, hook)
         [dead] = deliveries(reader, refused)
         reader.close()
+        outcomes = {
+            outcome: metric(
+                sandbox.base_url, f'mailbot_webhook_deliveries_total{{outcome="{outcome}"}}'
+            )
+            for outcome in ("succeeded", "pending", "failed")
+        }
+    assert outcomes == {"succeeded": 1.0, "pending": 7.0, "failed": 1.0}
     assert first["status"] == "succeeded" and first["attempt_count"] == 3
     assert [a["status_code"] for a in first["attempts"]] == [500, 302, 200]
     assert first["attempts"][0]["error"] == "HTTP 500"

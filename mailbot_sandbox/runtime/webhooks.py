@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.events import Events
 from mailbot_sandbox.ids import format_time
+from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.store import Store, webhooks
 from mailbot_sandbox.store.webhooks import AttemptRow, Claimed
 
@@ -76,8 +77,9 @@ _opener = urllib.request.build_opener(_NoRedirects(), urllib.request.ProxyHandle
 class WebhookDispatcher:
     """Makes due deliveries in the background; start it once per database file."""
 
-    def __init__(self, store: Store, config: Config, events: Events) -> None:
+    def __init__(self, store: Store, config: Config, events: Events, metrics: Metrics) -> None:
         self._store = store
+        self._metrics = metrics
         self._scale = config.webhook_retry_scale
         self._timeout = config.webhook_timeout
         self._wake = threading.Event()
@@ -193,6 +195,8 @@ class WebhookDispatcher:
         )
         with self._store.write() as db:
             webhooks.record_attempt(db.conn, row, status=status, next_due=next_due)
+        # pending = this attempt failed, another follows; failed = it was the last one
+        self._metrics.webhook_deliveries.labels(outcome=status).inc()
 
 
 def _iso(seconds: float) -> str:
