@@ -128,8 +128,10 @@ class Events:
         inbox_id: str | None = None,
         message_id: str | None = None,
         thread_id: str | None = None,
+        created_at: str | None = None,
     ) -> EventRow:
-        """Record one event inside the caller's write transaction; the stored row."""
+        """Record one event inside the caller's write transaction; the stored row.
+        ``created_at`` defaults to now on the account's clock."""
         row = EventRow(
             id=new_id("evt"),
             account_id=account_id,
@@ -138,7 +140,7 @@ class Events:
             message_id=message_id,
             thread_id=thread_id,
             data=_encode(data),
-            created_at=format_time(self._clock.now(account_id)),
+            created_at=created_at or format_time(self._clock.now(account_id)),
         )
         insert_event(conn, row)
         self.queued()
@@ -166,6 +168,7 @@ class Events:
             message_id=row["id"],
             thread_id=row["thread_id"],
             data=message_data(row, attachments),
+            created_at=row["created_at"],  # the message's own time: no second clock read
         )
 
     def _tell(self) -> None:
