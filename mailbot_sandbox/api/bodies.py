@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from mailbot_sandbox.api.checks import (
+    WHOLE,
     Addresses,
     Base64,
     DnsName,
@@ -52,7 +53,7 @@ from mailbot_sandbox.core.webhooks import NewWebhook
 from mailbot_sandbox.mail.message import Attachment
 
 Status = Literal["active", "disabled", "suspended"]
-DailySendLimit = Annotated[StrictInt, Field(ge=1, le=MAX_DAILY_SEND_LIMIT)]
+DailySendLimit = Annotated[StrictInt, Field(ge=1, le=MAX_DAILY_SEND_LIMIT), WHOLE]
 
 
 def _in_permission_order(items: list[str]) -> list[str]:
@@ -80,7 +81,8 @@ _USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 Username = Annotated[
     ShortText,
     AfterValidator(_username),
-    Field(json_schema_extra={"pattern": "^[a-z0-9._-]{1,64}$"}),
+    # Not starting or ending with ".".
+    Field(json_schema_extra={"pattern": "^[a-z0-9_-]([a-z0-9._-]{0,62}[a-z0-9_-])?$"}),
 ]
 MAX_SECONDS = 10 * 365 * 86400
 
@@ -112,6 +114,7 @@ def _no_defaults(schema: dict[str, Any]) -> None:
     # The defaults below only fill fields that were not sent, which do not change.
     for field in schema.get("properties", {}).values():
         field.pop("default", None)
+    schema["minProperties"] = 1  # nothing to change is refused
 
 
 class InboxChangesBody(Shape):
@@ -165,7 +168,17 @@ class AttachmentBody(Shape):
         )
 
 
+def _some_body(schema: dict[str, Any]) -> None:
+    schema["minProperties"] = 1
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("body_text", "body_html")
+    ]
+
+
 class _DraftBody(Shape):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_some_body)
+
     body_text: StrictStr | None = None
     body_html: StrictStr | None = None
     cc: Addresses = []
@@ -230,8 +243,8 @@ class SearchBody(Shape):
     """``POST /v1/inboxes/{inbox_id}/messages/search``."""
 
     query: SearchText = ""
-    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
-    page: Annotated[StrictInt, Field(ge=1)] = 1
+    limit: Annotated[StrictInt, Field(ge=1, le=100), WHOLE] = 20
+    page: Annotated[StrictInt, Field(ge=1), WHOLE] = 1
 
 
 class LabelsBody(Shape):
@@ -273,9 +286,17 @@ class InjectBody(Shape):
 class ClockBody(Shape):
     """``POST /sandbox/v1/clock``: exactly one of the three."""
 
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"minProperties": 1, "maxProperties": 1}
+    )
+
     now: Moment | None = None
-    offset_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
-    advance_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
+    offset_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS), WHOLE] | None = (
+        None
+    )
+    advance_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS), WHOLE] | None = (
+        None
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ClockBody:
@@ -291,7 +312,7 @@ class DnsRecordBody(Shape):
     type: Literal["TXT", "MX"]
     name: DnsName
     value: LongText
-    priority: Annotated[StrictInt, Field(ge=0, le=65535)] = 10
+    priority: Annotated[StrictInt, Field(ge=0, le=65535), WHOLE] = 10
 
     def to_core(self) -> DnsRecordRow:
         """The record as the DNS table keeps it (a priority only on MX)."""

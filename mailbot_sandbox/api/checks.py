@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -27,7 +28,7 @@ from pydantic import (
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import parse_time
 from mailbot_sandbox.mail.addresses import is_valid_domain, parse_address
-from mailbot_sandbox.mail.compose import is_managed_header
+from mailbot_sandbox.mail.compose import MANAGED_HEADERS, is_managed_header
 
 MAX_TEXT = 256
 MAX_ITEMS = 50
@@ -102,24 +103,107 @@ def _header_name(value: str) -> str:
 _NO_CONTROL = AfterValidator(_no_control_characters)
 _NOT_BLANK = AfterValidator(_not_blank)
 
-Text = Annotated[StrictStr, Field(max_length=MAX_TEXT), _NO_CONTROL, _NOT_BLANK]
-ShortText = Annotated[StrictStr, Field(max_length=64), _NO_CONTROL, _NOT_BLANK]
-LongText = Annotated[StrictStr, Field(max_length=4096), _NO_CONTROL, _NOT_BLANK]
+
+def _documented(pattern: str) -> Any:
+    # The document states what the validators above accept, so that a client (or a fuzzer)
+    # generating from it sends what the server takes; the validators keep their own messages.
+    return Field(json_schema_extra={"pattern": pattern})
+
+
+# No C0 control character nor DEL, and (for the not-blank kinds) at least one character
+# that is not white space.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# White space spelled out: the dialects differ on what "\s" covers (U+0085, U+FEFF).
+_VISIBLE = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+NOT_BLANK_PATTERN = rf"^[^\x00-\x1f\x7f]*{_VISIBLE}[^\x00-\x1f\x7f]*$"
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+DOMAIN_PATTERN = rf"^({_LABEL}\.)+{_LABEL}$"
+# A common subset of what is accepted (longer, quoted or UTF-8 local parts are too): enough
+# to generate from, and what nearly every client sends.
+_SHORT_LABEL = r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?"
+_ATOM = r"[a-zA-Z0-9_+-]{1,20}"
+EMAIL_PATTERN = rf"^{_ATOM}(\.{_ATOM}){{0,2}}@({_SHORT_LABEL}\.){{1,3}}{_SHORT_LABEL}$"
+BASE64_PATTERN = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+Text = Annotated[
+    StrictStr, Field(max_length=MAX_TEXT), _NO_CONTROL, _NOT_BLANK, _documented(NOT_BLANK_PATTERN)
+]
+ShortText = Annotated[
+    StrictStr, Field(max_length=64), _NO_CONTROL, _NOT_BLANK, _documented(NOT_BLANK_PATTERN)
+]
+LongText = Annotated[
+    StrictStr, Field(max_length=4096), _NO_CONTROL, _NOT_BLANK, _documented(NOT_BLANK_PATTERN)
+]
 # A subject or a header value: may be empty, at most one line of RFC 5322's 998 characters.
-HeaderText = Annotated[StrictStr, Field(max_length=998), _NO_CONTROL]
-SearchText = Annotated[StrictStr, Field(max_length=1000), _NO_CONTROL]
+HeaderText = Annotated[
+    StrictStr, Field(max_length=998), _NO_CONTROL, _documented(NO_CONTROL_PATTERN)
+]
+SearchText = Annotated[
+    StrictStr, Field(max_length=1000), _NO_CONTROL, _documented(NO_CONTROL_PATTERN)
+]
 MediaType = Annotated[StrictStr, Field(max_length=127, pattern="/"), _NO_CONTROL, _NOT_BLANK]
 
-DomainName = Annotated[StrictStr, Field(max_length=253), _NO_CONTROL, AfterValidator(_domain)]
-DnsName = Annotated[StrictStr, Field(max_length=253), _NO_CONTROL, AfterValidator(_dns_name)]
-EmailAddress = Annotated[StrictStr, Field(max_length=320), _NO_CONTROL, AfterValidator(_address)]
+DomainName = Annotated[
+    StrictStr,
+    Field(max_length=253),
+    _NO_CONTROL,
+    AfterValidator(_domain),
+    _documented(DOMAIN_PATTERN),
+]
+DnsName = Annotated[
+    StrictStr,
+    Field(max_length=253),
+    _NO_CONTROL,
+    AfterValidator(_dns_name),
+    _documented(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?$"),
+]
+EmailAddress = Annotated[
+    StrictStr,
+    Field(max_length=320),
+    _NO_CONTROL,
+    AfterValidator(_address),
+    _documented(EMAIL_PATTERN),
+]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON does not tell 20 from 20.0 and JSON Schema's "integer" takes both; a bool stays
+    # refused, as does 20.5.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Put after an integer's bounds (``Annotated[StrictInt, Field(ge=1), WHOLE]``) so that the
+# document keeps them: an integer as JSON Schema means it, 20.0 is 20.
+WHOLE = BeforeValidator(_whole_number)
 Base64 = Annotated[
     bytes,
     BeforeValidator(_base64, json_schema_input_type=str),
-    Field(json_schema_extra={"contentEncoding": "base64"}),
+    Field(json_schema_extra={"contentEncoding": "base64", "pattern": BASE64_PATTERN}),
 ]
-HeaderName = Annotated[StrictStr, AfterValidator(_header_name)]
-Headers = dict[HeaderName, HeaderText]
+
+
+def _any_case(text: str) -> str:
+    return "".join(f"[{ch.upper()}{ch}]" if ch.isalpha() else re.escape(ch) for ch in text)
+
+
+# A visible-ASCII name without ":" that the sandbox does not set itself (case-insensitive,
+# spelled out per letter as the document's regex dialect has no flags).
+_MANAGED = "|".join(_any_case(name) for name in sorted(MANAGED_HEADERS))
+HEADER_NAME_PATTERN = rf"^(?!(?:{_MANAGED})$)(?!{_any_case('content-')})[!-9;-~]{{1,76}}$"
+HeaderName = Annotated[StrictStr, AfterValidator(_header_name), _documented(HEADER_NAME_PATTERN)]
+
+
+def _names_checked(schema: dict[str, Any]) -> None:
+    # pydantic writes key rules as patternProperties, which leave other keys unchecked.
+    for pattern, values in schema.pop("patternProperties", {}).items():
+        schema["propertyNames"] = {"pattern": pattern}
+        schema["additionalProperties"] = values
+
+
+Headers = Annotated[dict[HeaderName, HeaderText], Field(json_schema_extra=_names_checked)]
 
 
 # -- lists ----------------------------------------------------------------------------------------
@@ -189,7 +273,13 @@ Moment = Annotated[
 MomentOrMessage = Annotated[
     datetime | str,
     PlainValidator(_moment_or_message, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "description": "an ISO-8601 time or a message id"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"format": "date-time"}, {"pattern": "^msg_"}],
+            "description": "an ISO-8601 time or a message id",
+        }
+    ),
 ]
 
 

@@ -95,7 +95,10 @@ def _operation(endpoint: str, path: str, route: Route, schemas: _S) -> _S:
         operation["parameters"] = params
     if route.body is not None:
         operation["requestBody"] = {
-            "required": bool(schemas[route.body.__name__].get("required")),
+            "required": bool(
+                schemas[route.body.__name__].get("required")
+                or schemas[route.body.__name__].get("minProperties")
+            ),
             "content": {"application/json": {"schema": _ref(route.body)}},
         }
     if route.authenticated:
