@@ -42,6 +42,7 @@ from mailbot_sandbox.api.checks import (
 )
 from mailbot_sandbox.core.domains import DnsRecordRow
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
+from mailbot_sandbox.core.events import EVENT_TYPES, SHORT_NAMES
 from mailbot_sandbox.core.inboxes import (
     DEFAULT_DAILY_SEND_LIMIT,
     MAX_DAILY_SEND_LIMIT,
@@ -327,14 +328,26 @@ class DnsBody(Shape):
 
 
 # -- webhooks and events -------------------------------------------------------------------------
-EventNames = Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+# Full (message.delivered) or short (delivered) names: the document lists both.
+EVENT_NAMES = [*EVENT_TYPES, *SHORT_NAMES]
+EventName = Annotated[ShortText, Field(json_schema_extra={"enum": EVENT_NAMES})]
+EventNames = Annotated[list[EventName], Field(min_length=1, max_length=20)]
+# An absolute http(s) URL with a host, as core.webhooks.check_url takes it.
+WebhookUrl = Annotated[
+    LongText,
+    Field(
+        json_schema_extra={
+            "pattern": r"^https?://[a-z0-9]([a-z0-9.-]{0,60}[a-z0-9])?(:[0-9]{1,4})?(/[!-~]*)?$"
+        }
+    ),
+]
 
 
 class InboxWebhookBody(Shape):
     """``POST /v1/inboxes/{inbox_id}/webhooks``: events full (``message.delivered``) or
     short (``delivered``)."""
 
-    url: LongText
+    url: WebhookUrl
     events: EventNames
 
     def to_core(self, inbox_id: str | None = None) -> NewWebhook:
@@ -354,4 +367,4 @@ class NewWebhookBody(InboxWebhookBody):
 class ReplayBody(Shape):
     """``POST /v1/events/{event_id}/replay``: ``target_url`` instead of each webhook's URL."""
 
-    target_url: LongText | None = None
+    target_url: WebhookUrl | None = None

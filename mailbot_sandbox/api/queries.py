@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mailbot_sandbox.api.bodies import Status
+from mailbot_sandbox.api.bodies import EVENT_NAMES, Status
 from mailbot_sandbox.api.checks import DomainName, Moment, MomentOrMessage, Shape
 from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
 
@@ -66,7 +66,7 @@ class ComplianceQuery(Shape):
 
 class EventQuery(PageQuery):
     inbox_id: str | None = None
-    type: str | None = None
+    type: Annotated[str, Field(json_schema_extra={"enum": EVENT_NAMES})] | None = None
 
 
 class AuditQuery(PageQuery):

@@ -103,7 +103,14 @@ def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @route(
-    bp, "POST", "/webhooks", "Create a webhook", body=NewWebhookBody, response=Webhook, status=201
+    bp,
+    "POST",
+    "/webhooks",
+    "Create a webhook",
+    body=NewWebhookBody,
+    response=Webhook,
+    status=201,
+    errors=(404,),  # the inbox_id given is not one of the account's inboxes
 )
 def create_webhook(body: NewWebhookBody) -> Response:
     """Queues a ``webhook.test`` event for the new webhook."""
