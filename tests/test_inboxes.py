@@ -262,3 +262,12 @@ def test_unknown_inbox_is_404(api: Api) -> None:
     response = api.get("/v1/inboxes/inb_doesnotexist")
     assert response.status_code == 404
     assert "inb_doesnotexist" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "limit", [20.0, 20.5, True, "20"], ids=["whole-float", "float", "bool", "str"]
+)
+def test_daily_send_limit_must_be_a_json_integer(api: Api, limit: object) -> None:
+    response = api.post("/v1/inboxes", json={"username": "limits", "daily_send_limit": limit})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["field"] == "daily_send_limit"

@@ -21,7 +21,6 @@ from pydantic import (
 )
 
 from mailbot_sandbox.api.checks import (
-    WHOLE,
     Addresses,
     Base64,
     DnsName,
@@ -54,7 +53,7 @@ from mailbot_sandbox.core.webhooks import NewWebhook
 from mailbot_sandbox.mail.message import Attachment
 
 Status = Literal["active", "disabled", "suspended"]
-DailySendLimit = Annotated[StrictInt, Field(ge=1, le=MAX_DAILY_SEND_LIMIT), WHOLE]
+DailySendLimit = Annotated[StrictInt, Field(ge=1, le=MAX_DAILY_SEND_LIMIT)]
 
 
 def _in_permission_order(items: list[str]) -> list[str]:
@@ -244,8 +243,8 @@ class SearchBody(Shape):
     """``POST /v1/inboxes/{inbox_id}/messages/search``."""
 
     query: SearchText = ""
-    limit: Annotated[StrictInt, Field(ge=1, le=100), WHOLE] = 20
-    page: Annotated[StrictInt, Field(ge=1), WHOLE] = 1
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20
+    page: Annotated[StrictInt, Field(ge=1)] = 1
 
 
 class LabelsBody(Shape):
@@ -292,12 +291,8 @@ class ClockBody(Shape):
     )
 
     now: Moment | None = None
-    offset_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS), WHOLE] | None = (
-        None
-    )
-    advance_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS), WHOLE] | None = (
-        None
-    )
+    offset_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
+    advance_seconds: Annotated[StrictInt, Field(ge=-MAX_SECONDS, le=MAX_SECONDS)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ClockBody:
@@ -313,7 +308,7 @@ class DnsRecordBody(Shape):
     type: Literal["TXT", "MX"]
     name: DnsName
     value: LongText
-    priority: Annotated[StrictInt, Field(ge=0, le=65535), WHOLE] = 10
+    priority: Annotated[StrictInt, Field(ge=0, le=65535)] = 10
 
     def to_core(self) -> DnsRecordRow:
         """The record as the DNS table keeps it (a priority only on MX)."""

@@ -167,17 +167,6 @@ EmailAddress = Annotated[
 ]
 
 
-def _whole_number(value: Any) -> Any:
-    # JSON does not tell 20 from 20.0 and JSON Schema's "integer" takes both; a bool stays
-    # refused, as does 20.5.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-# Put after an integer's bounds (``Annotated[StrictInt, Field(ge=1), WHOLE]``) so that the
-# document keeps them: an integer as JSON Schema means it, 20.0 is 20.
-WHOLE = BeforeValidator(_whole_number)
 Base64 = Annotated[
     bytes,
     BeforeValidator(_base64, json_schema_input_type=str),
