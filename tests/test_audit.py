@@ -108,3 +108,43 @@ def test_sdk_audit_log(sandbox: Sandbox) -> None:
         assert client.audit_log.list(action="", target_type="")["meta"]["total"] == 2
     finally:
         client.close()
+
+
+def test_webhook_changes_are_recorded_through_the_sdk(sandbox: Sandbox) -> None:
+    client = MailBot(api_key=fresh_key(), base_url=sandbox.api_url)
+    try:
+        inbox = client.inboxes.create(username="hooked")
+        account_wide = client.webhooks.create(url="http://127.0.0.1:9/all", events=["delivered"])
+        per_inbox = client.http.request(
+            "POST",
+            f"/inboxes/{inbox['id']}/webhooks",
+            json={"url": "http://127.0.0.1:9/one", "events": ["message.received"]},
+        )["data"]
+        client.webhooks.delete(account_wide["id"])
+        entries = client.audit_log.list(target_type="webhook")["data"]
+        assert [(e["action"], e["target_id"], e["inbox_id"]) for e in entries] == [
+            ("webhook.deleted", account_wide["id"], None),
+            ("webhook.created", per_inbox["id"], inbox["id"]),
+            ("webhook.created", account_wide["id"], None),
+        ]
+        assert entries[1]["metadata"] == {
+            "url": "http://127.0.0.1:9/one",
+            "events": ["message.received"],
+        }
+        assert all(per_inbox["secret"] not in str(e) for e in entries)
+        by_inbox = client.audit_log.list(inbox_id=inbox["id"])["data"]
+        assert [e["action"] for e in by_inbox] == ["webhook.created", "inbox.created"]
+    finally:
+        client.close()
+
+
+def test_a_keys_first_use_is_recorded_once_through_the_sdk(sandbox: Sandbox) -> None:
+    key = fresh_key()
+    for _ in range(2):  # a second client with the same key is the same account
+        client = MailBot(api_key=key, base_url=sandbox.api_url)
+        try:
+            listed = client.audit_log.list(action="account.created")
+        finally:
+            client.close()
+        (entry,) = listed["data"]
+        assert entry["target_type"] == "account" and entry["metadata"]["short_id"]

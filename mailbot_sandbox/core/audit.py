@@ -3,7 +3,9 @@
 Actions are ``<target type>.<what happened>``: ``account.created`` (an API key's first use),
 ``account.reset``, ``inbox.created``, ``inbox.updated``, ``inbox.status_changed``,
 ``inbox.disabled``, ``inbox.erased``, ``domain.created``, ``domain.verified``,
-``domain.verification_failed``, ``domain.deleted``. A new kind of change records itself with
+``domain.verification_failed``, ``domain.deleted``, ``webhook.created``, ``webhook.deleted``
+(account-wide or for one inbox: then the entry carries its ``inbox_id``), ``fault.set``,
+``fault.cleared``. A new kind of change records itself with
 :func:`record`.
 """
 

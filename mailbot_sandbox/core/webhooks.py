@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from mailbot_sandbox.core import audit
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.events import TEST_EVENT, Events, event_type
@@ -100,6 +101,7 @@ class Webhooks:
             )
             self._queue(db.conn, row, test, url)
             self._events.queued()
+            self._audit(row, "webhook.created")
         return row
 
     def all(self, account: Account) -> list[WebhookRow]:
@@ -116,7 +118,20 @@ class Webhooks:
         with self._store.write() as db:
             row = self.get(account, webhook_id)
             webhooks.delete_webhook(db.conn, webhook_id)
+            self._audit(row, "webhook.deleted")
         return row
+
+    def _audit(self, hook: WebhookRow, action: str) -> None:
+        # The secret stays out of the log: whoever reads the log may not sign deliveries.
+        audit.record(
+            self._store,
+            hook["account_id"],
+            action,
+            "webhook",
+            hook["id"],
+            inbox_id=hook["inbox_id"],
+            metadata={"url": hook["url"], "events": hook["events"]},
+        )
 
     def deliveries(
         self, account: Account, webhook_id: str, *, page: int, limit: int
