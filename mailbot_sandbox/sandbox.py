@@ -140,7 +140,10 @@ class Sandbox(Addresses):
                     services.notifier.publish(inbox_ids, forward=False)
                     services.search_index.notify()
 
-                worker.start(self._adopt, on_wake)
+                dispatcher = self._dispatcher
+                worker.start(self._adopt, on_wake, dispatcher.wake if dispatcher else None)
+                if not primary:  # the primary makes the deliveries this worker queues
+                    services.events.on_recorded(worker.peers.wake_dispatcher)
         except BaseException:
             self.stop()
             raise

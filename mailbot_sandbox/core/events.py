@@ -104,8 +104,8 @@ def message_data(
 
 
 class Events:
-    """Records events; ``on_recorded`` hooks run after the recording transaction commits
-    (the webhook dispatcher listens there)."""
+    """Records events; ``on_recorded`` hooks run after a recording transaction that queued
+    webhook deliveries commits (the webhook dispatcher listens there)."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
@@ -114,7 +114,8 @@ class Events:
         self._lock = threading.Lock()
 
     def on_recorded(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (no arguments, quickly) after each commit that recorded events."""
+        """Call ``listener`` (no arguments, quickly) after each commit that queued webhook
+        deliveries."""
         with self._lock:
             self._listeners.append(listener)
 
@@ -142,8 +143,13 @@ class Events:
             data=_encode(data),
             created_at=created_at or format_time(self._clock.now(account_id)),
         )
+        before = conn.total_changes
         insert_event(conn, row)
-        self.queued()
+        # The schema's trigger queues the deliveries in the same statement; total_changes
+        # counts its rows too, so more than one change means somebody subscribed. Without
+        # that, most mail (no webhooks on the account) would wake the dispatcher for nothing.
+        if conn.total_changes - before > 1:
+            self.queued()
         return row
 
     def queued(self) -> None:

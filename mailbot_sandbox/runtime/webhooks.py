@@ -33,7 +33,7 @@ log = logging.getLogger("mailbot_sandbox.runtime.webhooks")
 # ``webhook_retry_scale``: 30 s, 2 min, 10 min, 1 h, 6 h. Six attempts in all.
 RETRY_DELAYS = (30.0, 120.0, 600.0, 3600.0, 21600.0)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-POLL_SECONDS = 0.5  # how soon events recorded by another process are noticed
+POLL_SECONDS = 0.5  # a fallback: recording processes wake the dispatcher themselves
 CONCURRENCY = 8  # requests in flight at once: one slow receiver never holds up the rest
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -87,12 +87,16 @@ class WebhookDispatcher:
         self._slots = threading.Semaphore(CONCURRENCY)
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="mailbot-webhook")
         self._thread = threading.Thread(target=self._run, name="mailbot-webhooks", daemon=True)
-        events.on_recorded(self._wake.set)
+        events.on_recorded(self.wake)
 
     def start(self) -> None:
         with self._store.write() as db:
             webhooks.release_claims(db.conn)
         self._thread.start()
+
+    def wake(self) -> None:
+        """Deliveries were queued (here or by another process): look for due ones now."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Stop claiming; attempts in flight finish (each bounded by the timeout)."""
@@ -104,33 +108,40 @@ class WebhookDispatcher:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before the round: a wake-up during it ends the next sleep
             try:
-                self._claim_and_send()
-                pause = self._pause()
+                pause = self._round()
             except Exception:  # a broken round must not end the dispatcher
                 log.exception("webhook dispatcher round failed")
                 pause = POLL_SECONDS
             self._wake.wait(pause)
-            self._wake.clear()
 
-    def _pause(self) -> float:
+    def _round(self) -> float:
+        """Claim and start what is due; how long to sleep unless woken. A read comes first,
+        so a round with nothing due never takes the write lock mail needs."""
         due = webhooks.next_due(self._store)
+        if due is not None and due <= time.time():
+            if not self._claim_and_send():
+                return POLL_SECONDS  # every slot busy: a finishing attempt wakes us
+            due = webhooks.next_due(self._store)
         if due is None:
             return POLL_SECONDS
         return min(POLL_SECONDS, max(0.0, due - time.time()))
 
-    def _claim_and_send(self) -> None:
+    def _claim_and_send(self) -> bool:
+        """Start due deliveries in the free slots; False when no slot was free."""
         free = 0
         while self._slots.acquire(blocking=False):
             free += 1
         if not free:
-            return
+            return False
         with self._store.write() as db:
             claimed = webhooks.claim_due(db.conn, time.time(), self._timeout + 60, free)
         for _ in range(free - len(claimed)):
             self._slots.release()
         for item in claimed:
             self._pool.submit(self._attempt, item)
+        return True
 
     def _attempt(self, claimed: Claimed) -> None:
         try:

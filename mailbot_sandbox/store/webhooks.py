@@ -197,9 +197,11 @@ def record_attempt(
 
 
 def next_due(store: Store) -> float | None:
-    """When the earliest pending delivery is due (Unix seconds), or None."""
+    """When the earliest pending delivery can next be claimed (Unix seconds), or None: a
+    claimed one counts from the end of its claim, so an attempt in flight is not "due"."""
     value = store.scalar(
-        "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'"
+        "SELECT min(max(next_attempt_at, coalesce(claimed_until, 0)))"
+        " FROM webhook_deliveries WHERE status = 'pending'"
     )
     return None if value is None else float(value)
 

@@ -40,10 +40,16 @@ class WorkerLink:
         """Whether this worker runs the upkeep that one process does for all."""
         return self.index == 0
 
-    def start(self, adopt: Adopt, on_wake: Callable[[list[str]], None]) -> None:
+    def start(
+        self,
+        adopt: Adopt,
+        on_wake: Callable[[list[str]], None],
+        on_hooks: Callable[[], None] | None = None,
+    ) -> None:
         """Serve what the supervisor hands over (``adopt(kind, connection)``) and listen to the
-        other workers (``on_wake`` gets the inbox ids they stored mail for)."""
-        self.peers.start(on_wake)
+        other workers (``on_wake`` gets the inbox ids they stored mail for; ``on_hooks`` is
+        told when they queued webhook deliveries)."""
+        self.peers.start(on_wake, on_hooks)
         self._thread = threading.Thread(
             target=self._take_connections, args=(adopt,), name="mailbot-handoff", daemon=True
         )

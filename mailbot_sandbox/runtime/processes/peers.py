@@ -1,4 +1,5 @@
-"""What the worker processes of one sandbox tell each other: wake-ups of long-poll waits.
+"""What the worker processes of one sandbox tell each other: wake-ups of long-poll waits,
+and of the webhook dispatcher.
 
 ``mailbot-sandbox serve`` runs several processes on one database file (see
 :mod:`mailbot_sandbox.runtime.processes`). The database is shared; the long-poll waits are
@@ -8,8 +9,11 @@ the mail) as a small JSON datagram over the socket pairs the supervisor made.
 
 Each worker counts its waits in progress in its own slot of a small shared file (``waits``);
 a wake-up is sent only while some other worker has one, so a burst with nobody waiting costs
-nothing here. (Metrics need nothing from here: ``prometheus_client``'s multiprocess mode
-sums the workers' counters, see :mod:`mailbot_sandbox.metrics`.)
+nothing here. Webhook deliveries are made by the primary worker alone; a worker that queued
+some tells it at once (``hooks``) rather than leaving them to its next poll.
+
+(Metrics need nothing from here: ``prometheus_client``'s multiprocess mode sums the
+workers' counters, see :mod:`mailbot_sandbox.metrics`.)
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ log = logging.getLogger("mailbot_sandbox.runtime.processes.peers")
 MAX_DATAGRAM = 64 * 1024
 WAITS_FILE = "waits"
 IDS_PER_DATAGRAM = 1000  # one datagram holds thousands of ids; a huge batch goes in slices
+_HOOKS = json.dumps({"t": "hooks"}).encode()
 
 
 def create_waits_file(rundir: str, workers: int) -> None:
@@ -58,11 +63,17 @@ class Peers:
         self._senders = senders
         self._send_lock = threading.Lock()
         self._on_wake: Callable[[list[str]], None] = lambda ids: None
+        self._on_hooks: Callable[[], None] = lambda: None
         self._thread: threading.Thread | None = None
 
-    def start(self, on_wake: Callable[[list[str]], None]) -> None:
-        """Listen to the other workers: ``on_wake`` gets the inbox ids they stored mail for."""
+    def start(
+        self, on_wake: Callable[[list[str]], None], on_hooks: Callable[[], None] | None = None
+    ) -> None:
+        """Listen to the other workers: ``on_wake`` gets the inbox ids they stored mail for;
+        ``on_hooks`` is called when another worker queued webhook deliveries."""
         self._on_wake = on_wake
+        if on_hooks is not None:
+            self._on_hooks = on_hooks
         self._thread = threading.Thread(target=self._listen, name="mailbot-peers", daemon=True)
         self._thread.start()
 
@@ -91,6 +102,14 @@ class Peers:
                     with contextlib.suppress(OSError):  # that worker is gone; nothing to tell
                         sender.send(data)
 
+    def wake_dispatcher(self, primary: int = 0) -> None:
+        """Tell the primary worker (which makes every webhook delivery) that some were queued."""
+        sender = self._senders.get(primary)
+        if sender is None:
+            return
+        with self._send_lock, contextlib.suppress(OSError):
+            sender.send(_HOOKS)
+
     # -- receiving ------------------------------------------------------------------------------
     def _listen(self) -> None:
         while True:
@@ -104,6 +123,8 @@ class Peers:
                 message = json.loads(data)
                 if message.get("t") == "wake":
                     self._on_wake(list(message["ids"]))
+                elif message.get("t") == "hooks":
+                    self._on_hooks()
             except Exception:  # one bad message must not end the listener
                 log.warning("could not handle a message from another worker", exc_info=True)
 
