@@ -1,0 +1,89 @@
+"""Fixtures of the browser tests: one Chromium per test session (per xdist worker), a fresh
+browser context and page per test, and sandboxes to point them at.
+
+Without Chromium or axe-core the tests skip, saying which script installs the missing piece;
+with ``CONSOLE_BROWSER_TESTS_REQUIRED=1`` (CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from mailbot_sandbox import Sandbox
+from tests.console.browser import (
+    AXE_SCRIPT,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    browser_tests_required,
+    chromium_executable,
+)
+
+
+def _missing(reason: str) -> None:
+    if browser_tests_required():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Playwright]:
+    """Playwright's driver process, started once per session."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    """Debian's headless Chromium, launched once per session (per xdist worker)."""
+    executable = chromium_executable()
+    if executable is None:
+        _missing("no chromium on PATH (nor $CHROMIUM): run scripts/ensure-chromium")
+    launched = playwright_driver.chromium.launch(
+        executable_path=executable, args=CHROMIUM_ARGS, headless=True
+    )
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser, sandbox: Sandbox) -> Iterator[Callable[..., BrowserContext]]:
+    """Fresh browser contexts (own cookies, own storage) aimed at the session's sandbox by
+    default; each is closed after the test."""
+    made: list[BrowserContext] = []
+
+    def make(target: Sandbox | None = None, **options: Any) -> BrowserContext:
+        options.setdefault("viewport", DESKTOP)
+        context = browser.new_context(base_url=(target or sandbox).base_url, **options)
+        context.set_default_timeout(10_000)
+        made.append(context)
+        return context
+
+    yield make
+    for context in made:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context: Callable[..., BrowserContext]) -> Page:
+    """A page of a fresh desktop-sized context on the session's sandbox."""
+    return new_context().new_page()
+
+
+@pytest.fixture
+def axe_page(new_context: Callable[..., BrowserContext]) -> Page:
+    """A page whose context bypasses the console's Content-Security-Policy, so that axe-core
+    can be injected into it: for the accessibility checks only."""
+    if not AXE_SCRIPT.exists():
+        _missing(f"axe-core missing ({AXE_SCRIPT.name}): run scripts/ensure-axe")
+    return new_context(bypass_csp=True).new_page()
+
+
+@pytest.fixture(scope="session")
+def key_sandbox() -> Iterator[Sandbox]:
+    """A sandbox whose console asks for an API key and shows only that key's account."""
+    with Sandbox(console_auth="key") as running:
+        yield running
