@@ -13,12 +13,14 @@ import hashlib
 import hmac
 import json
 import logging
+import sqlite3
 import threading
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.events import Events
@@ -74,8 +76,22 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects(), urllib.request.ProxyHandler({}))
 
 
+class _Outcome(NamedTuple):
+    claimed: Claimed
+    status_code: int | None
+    error: str | None
+    latency_ms: float
+    finished_at: float
+
+
 class WebhookDispatcher:
-    """Makes due deliveries in the background; start it once per database file."""
+    """Makes due deliveries in the background; start it once per database file.
+
+    One thread claims due deliveries and hands them to a small pool that POSTs them. The
+    pool only reports outcomes; the claiming thread records every outcome since its last
+    round and claims the next due ones in one write transaction, so a burst of deliveries
+    costs the mail paths a few short transactions, not one per attempt.
+    """
 
     def __init__(self, store: Store, config: Config, events: Events, metrics: Metrics) -> None:
         self._store = store
@@ -84,7 +100,9 @@ class WebhookDispatcher:
         self._timeout = config.webhook_timeout
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._slots = threading.Semaphore(CONCURRENCY)
+        self._in_flight = 0  # claimed and not yet recorded; only the claiming thread counts
+        self._finished: list[_Outcome] = []
+        self._finished_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="mailbot-webhook")
         self._thread = threading.Thread(target=self._run, name="mailbot-webhooks", daemon=True)
         events.on_recorded(self.wake)
@@ -99,12 +117,18 @@ class WebhookDispatcher:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop claiming; attempts in flight finish (each bounded by the timeout)."""
+        """Stop claiming; attempts in flight finish (each bounded by the timeout) and are
+        recorded."""
         self._stopping.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            with self._store.write() as db:
+                self._record_finished(db.conn)
+        except Exception:  # stopping anyway: the claims expire and the deliveries are retried
+            log.exception("could not record the last webhook attempts")
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -117,41 +141,40 @@ class WebhookDispatcher:
             self._wake.wait(pause)
 
     def _round(self) -> float:
-        """Claim and start what is due; how long to sleep unless woken. A read comes first,
-        so a round with nothing due never takes the write lock mail needs."""
+        """Record finished attempts, claim and start what is due; how long to sleep unless
+        woken. A read comes first, so a round with nothing to do never takes the write lock
+        that mail needs."""
+        with self._finished_lock:
+            finished = bool(self._finished)
         due = webhooks.next_due(self._store)
-        if due is not None and due <= time.time():
-            if not self._claim_and_send():
-                return POLL_SECONDS  # every slot busy: a finishing attempt wakes us
+        now = time.time()
+        free = CONCURRENCY - self._in_flight
+        claim = due is not None and due <= now and free > 0
+        if finished or claim:
+            with self._store.write() as db:
+                free += self._record_finished(db.conn)
+                claimed = (
+                    webhooks.claim_due(db.conn, time.time(), self._timeout + 60, free)
+                    if free > 0
+                    else []
+                )
+            self._in_flight += len(claimed)
+            for item in claimed:
+                self._pool.submit(self._attempt, item)
             due = webhooks.next_due(self._store)
-        if due is None:
-            return POLL_SECONDS
+        if due is None or self._in_flight >= CONCURRENCY:
+            return POLL_SECONDS  # a finishing attempt wakes us
         return min(POLL_SECONDS, max(0.0, due - time.time()))
-
-    def _claim_and_send(self) -> bool:
-        """Start due deliveries in the free slots; False when no slot was free."""
-        free = 0
-        while self._slots.acquire(blocking=False):
-            free += 1
-        if not free:
-            return False
-        with self._store.write() as db:
-            claimed = webhooks.claim_due(db.conn, time.time(), self._timeout + 60, free)
-        for _ in range(free - len(claimed)):
-            self._slots.release()
-        for item in claimed:
-            self._pool.submit(self._attempt, item)
-        return True
 
     def _attempt(self, claimed: Claimed) -> None:
         try:
             status_code, error, latency_ms = self._post(claimed)
-            self._record(claimed, status_code, error, latency_ms)
-        except Exception:
-            log.exception("webhook delivery %s failed to record", claimed["id"])
-        finally:
-            self._slots.release()
-            self._wake.set()  # a slot is free: claim the next due one now
+        except Exception as exc:  # recorded as a failed attempt, retried on schedule
+            log.exception("webhook delivery %s failed", claimed["id"])
+            status_code, error, latency_ms = None, type(exc).__name__, 0.0
+        with self._finished_lock:
+            self._finished.append(_Outcome(claimed, status_code, error, latency_ms, time.time()))
+        self._wake.set()  # the claiming thread records it and fills the slot
 
     def _post(self, claimed: Claimed) -> tuple[int | None, str | None, float]:
         body = payload(claimed)
@@ -184,30 +207,39 @@ class WebhookDispatcher:
             error = str(reason) or type(reason).__name__
         return status_code, error, round((time.perf_counter() - started) * 1000, 1)
 
-    def _record(
-        self, claimed: Claimed, status_code: int | None, error: str | None, latency_ms: float
-    ) -> None:
+    def _record_finished(self, conn: sqlite3.Connection) -> int:
+        """Log every attempt finished since the last round (inside the caller's write
+        transaction) and move each delivery on; how many slots that frees."""
+        with self._finished_lock:
+            finished, self._finished = self._finished, []
+        for outcome in finished:
+            status = self._record(conn, outcome)
+            # pending = this attempt failed, another follows; failed = it was the last one
+            self._metrics.webhook_deliveries.labels(outcome=status).inc()
+        self._in_flight -= len(finished)
+        return len(finished)
+
+    def _record(self, conn: sqlite3.Connection, outcome: _Outcome) -> str:
+        claimed, status_code = outcome.claimed, outcome.status_code
         attempt = claimed["attempts"] + 1
-        now = time.time()
         if status_code is not None and 200 <= status_code < 300:
             status, next_due = "succeeded", None
         elif attempt < MAX_ATTEMPTS:
-            status, next_due = "pending", now + RETRY_DELAYS[attempt - 1] * self._scale
+            status = "pending"
+            next_due = outcome.finished_at + RETRY_DELAYS[attempt - 1] * self._scale
         else:
             status, next_due = "failed", None
         row = AttemptRow(
             delivery_id=claimed["id"],
             attempt=attempt,
             status_code=status_code,
-            latency_ms=latency_ms,
-            error=error,
+            latency_ms=outcome.latency_ms,
+            error=outcome.error,
             next_attempt_at=None if next_due is None else _iso(next_due),
-            created_at=_iso(now),
+            created_at=_iso(outcome.finished_at),
         )
-        with self._store.write() as db:
-            webhooks.record_attempt(db.conn, row, status=status, next_due=next_due)
-        # pending = this attempt failed, another follows; failed = it was the last one
-        self._metrics.webhook_deliveries.labels(outcome=status).inc()
+        webhooks.record_attempt(conn, row, status=status, next_due=next_due)
+        return status
 
 
 def _iso(seconds: float) -> str:
