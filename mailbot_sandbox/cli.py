@@ -108,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often retention runs (MAILBOT_RETENTION_INTERVAL, default 60)",
     )
+    serve.add_argument(
+        "--catch-all-key",
+        metavar="KEY",
+        help="plain SMTP mail to outside addresses is captured in this key's account "
+        "(MAILBOT_CATCH_ALL_KEY; default: one made at first start and kept beside the database)",
+    )
+    serve.add_argument(
+        "--smtp-sender-check",
+        choices=("on", "off"),
+        help="after AUTH, the envelope sender and From: must be the logged-in inbox's address "
+        "(MAILBOT_SMTP_SENDER_CHECK, default on)",
+    )
     _data_commands(commands)
     return parser
 
@@ -153,10 +165,14 @@ def _data_commands(commands: Any) -> None:
 
 
 def _serve(options: dict[str, Any]) -> int:
+    from mailbot_sandbox.runtime.localkey import with_catch_all_key
     from mailbot_sandbox.runtime.processes.supervisor import Supervisor, worker_count
     from mailbot_sandbox.sandbox import Sandbox
 
-    config = load_config(options)
+    if "smtp_sender_check" in options:
+        options["smtp_sender_check"] = options["smtp_sender_check"] == "on"
+    # Settled here, before any worker starts, so that every worker captures into one account.
+    config = with_catch_all_key(load_config(options))
     configure_logging(config.log_level, config.log_format)
     workers = worker_count(config)
     server: Sandbox | Supervisor = Supervisor(config) if workers > 1 else Sandbox(config)
@@ -171,6 +187,7 @@ def _serve(options: dict[str, Any]) -> int:
     print(f"  data     {where['data']}")
     print(f"  keys     {'only the configured ones' if config.strict_keys else 'any mb_... key'}")
     print(f"  workers  {workers} process{'es' if workers > 1 else ''}")
+    print(f"  catch-all {config.catch_all_key}    (its mail: GET /sandbox/v1/outbox)")
     print("Press Ctrl+C to stop.", flush=True)
     failed = server.failed if isinstance(server, Supervisor) else threading.Event()
     while not (stop.wait(0.5) or failed.is_set()):

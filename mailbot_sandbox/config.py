@@ -47,6 +47,12 @@ class Config:
     # each attempt gives the receiver webhook_timeout seconds to answer.
     webhook_retry_scale: float = 1.0
     webhook_timeout: float = 10.0
+    # The local account: mail over plain SMTP to addresses outside the sandbox is captured in
+    # the account of this key (``serve`` makes one when it is not given, and prints it).
+    catch_all_key: str | None = None
+    # After AUTH, the envelope sender and the From: address must be the logged-in inbox's;
+    # off for apps that relay mail for other senders.
+    smtp_sender_check: bool = True
 
     @property
     def strict_keys(self) -> bool:
@@ -84,6 +90,18 @@ def _parse_float(name: str, low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def _parse_switch(name: str) -> Callable[[str], bool]:
+    def parse(raw: str) -> bool:
+        value = raw.strip().lower()
+        if value in ("on", "true", "1", "yes"):
+            return True
+        if value in ("off", "false", "0", "no"):
+            return False
+        raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+    return parse
+
+
 def _parse_keys(raw: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in raw.split(",") if key.strip())
 
@@ -107,6 +125,8 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "workers": _parse_int("MAILBOT_WORKERS", 0, 64),
     "webhook_retry_scale": _parse_float("MAILBOT_WEBHOOK_RETRY_SCALE", 0, 1000),
     "webhook_timeout": _parse_float("MAILBOT_WEBHOOK_TIMEOUT", 0.01, 300),
+    "catch_all_key": str,
+    "smtp_sender_check": _parse_switch("MAILBOT_SMTP_SENDER_CHECK"),
 }
 
 # Number settings given in code: (low, high), checked like the env.
@@ -145,6 +165,15 @@ def _validate(config: Config) -> Config:
     for key in config.api_keys:
         if not is_well_formed_key(key):
             raise ConfigError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")
+    if config.catch_all_key is not None and not is_well_formed_key(config.catch_all_key):
+        raise ConfigError(
+            f"catch-all key {config.catch_all_key!r} is not of the form "
+            "mb_<letters, digits, - or _>"
+        )
+    if not isinstance(config.smtp_sender_check, bool):
+        raise ConfigError(
+            f"smtp_sender_check must be True or False, got {config.smtp_sender_check!r}"
+        )
     if config.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(
             f"log level must be debug, info, warning or error, got {config.log_level!r}"

@@ -13,6 +13,7 @@ from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.runtime.httpserver import HttpServer
+from mailbot_sandbox.runtime.localkey import with_catch_all_key
 from mailbot_sandbox.runtime.processes.link import (
     HTTP_CONNECTION,
     SMTP_CONNECTION,
@@ -71,6 +72,9 @@ class Addresses:
 class Sandbox(Addresses):
     """A running sandbox. Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
+    Plain SMTP mail to addresses outside the sandbox is captured in the account of
+    ``config.catch_all_key`` (a new key unless one is given, or kept beside the database).
+
     ``Sandbox()`` alone takes free ports and an in-memory database; pass settings of
     :class:`~mailbot_sandbox.config.Config` as keywords (``port=8025``, ``db="mail.db"``) or a
     whole ``config``. The environment is not read here (the CLI reads it).
@@ -86,7 +90,8 @@ class Sandbox(Addresses):
     ) -> None:
         if config is not None and settings:
             raise TypeError("pass either config or keyword settings, not both")
-        self.config = config or load_config({**IN_PROCESS_DEFAULTS, **settings}, environ={})
+        config = config or load_config({**IN_PROCESS_DEFAULTS, **settings}, environ={})
+        self.config = with_catch_all_key(config)
         self._worker = worker  # set when this is one process of several (runtime.processes)
         self.services: Services | None = None
         self._http: HttpServer | None = None

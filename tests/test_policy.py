@@ -42,10 +42,12 @@ CASES: list[tuple[policy.Reason, str, int, str, str, dict | None, dict]] = [
     ),
     (
         policy.PermissionDenied(A, "receive"),
-        f"550 5.7.1 <{A}>: inbox may not receive mail (no 'receive' permission)",
+        f"550 5.7.1 <{A}>: inbox may not receive mail (no 'receive' permission); add "
+        "'receive' to its permissions to take mail",
         403,
         "permission_denied",
-        f"<{A}>: inbox may not receive mail (no 'receive' permission)",
+        f"<{A}>: inbox may not receive mail (no 'receive' permission); add 'receive' to its "
+        "permissions to take mail",
         None,
         {},
     ),
@@ -69,10 +71,10 @@ CASES: list[tuple[policy.Reason, str, int, str, str, dict | None, dict]] = [
     ),
     (
         policy.InboxInactive(A, "suspended", "receive"),
-        f"550 5.2.1 <{A}>: inbox is suspended",
+        f"550 5.2.1 <{A}>: inbox is suspended; it takes mail again once it is active",
         403,
         "inbox_suspended",
-        f"<{A}>: inbox is suspended",
+        f"<{A}>: inbox is suspended; it takes mail again once it is active",
         None,
         {},
     ),
@@ -154,6 +156,19 @@ CASES: list[tuple[policy.Reason, str, int, str, str, dict | None, dict]] = [
         {"domain": "example.org"},
         {},
     ),
+    (
+        policy.SenderMismatch(A, "x@example.org", "envelope"),
+        f"553 5.7.1 envelope sender <x@example.org> is not <{A}>, the inbox this session "
+        "logged in as; send as that address (or start the sandbox with --smtp-sender-check "
+        "off to relay for others)",
+        403,
+        "permission_denied",
+        f"envelope sender <x@example.org> is not <{A}>, the inbox this session logged in as; "
+        "send as that address (or start the sandbox with --smtp-sender-check off to relay "
+        "for others)",
+        None,
+        {},
+    ),
 ]
 
 
@@ -208,7 +223,10 @@ def test_error_class_to_http_status(error: ApiError, status: int, code: str) -> 
 def test_injection_names_the_inbox_before_the_receiving_rule() -> None:
     assert policy.refusal(
         policy.InboxInactive(A, "disabled", "receive"), injected=True
-    ).message == (f"inbox {A} does not take mail: <{A}>: inbox is disabled")
+    ).message == (
+        f"inbox {A} does not take mail: <{A}>: inbox is disabled; it takes mail again once it "
+        "is active"
+    )
     too_large = policy.TooLarge(size=2, limit=1)
     assert policy.describe_injection(too_large) == policy.describe(too_large)
 
@@ -220,7 +238,13 @@ def test_rules_check_status_before_permissions() -> None:
         "BOX@x", "suspended", "receive"
     )
     assert policy.may_search(inbox) == policy.PermissionDenied(A, "search")
-    assert policy.may_deliver_to(None, "a@b") == policy.UnknownRecipient("a@b")
+    assert policy.may_deliver_to(
+        None, "a@mailbot.id", shared_domain="mailbot.id", catch_all=True
+    ) == policy.UnknownRecipient("a@mailbot.id")
+    assert policy.may_deliver_to(None, "a@b", shared_domain="mailbot.id", catch_all=True) is None
+    assert policy.may_deliver_to(
+        None, "a@b", shared_domain="mailbot.id", catch_all=False
+    ) == policy.UnknownRecipient("a@b")
     active = {**inbox, "status": "active", "permissions": ["send", "receive", "search"]}
     assert policy.may_send(active) is policy.may_receive(active) is policy.may_search(active)
     assert policy.may_send(active) is None
@@ -252,7 +276,8 @@ def test_api_send_and_inject_from_an_inactive_inbox(api: Api, status: str) -> No
         403,
         {
             "code": f"inbox_{status}",
-            "message": f"inbox {address} does not take mail: <{address}>: inbox is {status}",
+            "message": f"inbox {address} does not take mail: <{address}>: inbox is {status}"
+            f"; it takes mail again once it is active",
         },
     )
 
@@ -277,7 +302,7 @@ def test_api_send_search_and_inject_without_the_permission(api: Api) -> None:
         {
             "code": "permission_denied",
             "message": f"inbox {address} does not take mail: <{address}>: inbox may not receive "
-            "mail (no 'receive' permission)",
+            "mail (no 'receive' permission); add 'receive' to its permissions to take mail",
         },
     )
     searched = api.post(f"/v1/inboxes/{nothing['id']}/messages/search", json={"query": "x"})
@@ -324,11 +349,12 @@ def test_smtp_replies_for_recipients_and_submission(api: Api, sandbox: Sandbox) 
         assert client.rcpt(deaf["address"]) == (
             550,
             f"5.7.1 <{deaf['address']}>: inbox may not receive mail (no 'receive' "
-            "permission)".encode(),
+            "permission); add 'receive' to its permissions to take mail".encode(),
         )
         assert client.rcpt(off["address"]) == (
             550,
-            f"5.2.1 <{off['address']}>: inbox is disabled".encode(),
+            f"5.2.1 <{off['address']}>: inbox is disabled; it takes mail again once it is "
+            "active".encode(),
         )
         client.rset()
         client.login(mute["address"], api.key)

@@ -19,6 +19,7 @@ from mailbot_sandbox.core.policy import (
     PermissionDenied,
     Reason,
     Refused,
+    SenderMismatch,
     TooLarge,
     TooManyRecipients,
     UnknownRecipient,
@@ -56,6 +57,7 @@ REASON_STATUS: dict[type[Reason], tuple[int, str]] = {
     # Refused at delivery (SMTP, or a bounce for an API send), never by a request itself.
     UnknownRecipient: (400, "invalid_request"),
     AmbiguousRecipient: (400, "invalid_request"),
+    SenderMismatch: (403, "permission_denied"),  # SMTP submission only
     NoRecipientLeft: (400, "invalid_request"),
 }
 

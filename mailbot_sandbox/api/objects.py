@@ -122,12 +122,22 @@ class Thread(Out):
     messages: list[Message] = Field([], description="GET of one thread only, oldest first")
 
 
+class CapturedAttachment(Out):
+    filename: str
+    content_type: str
+    size: int
+
+
 class Captured(Out):
     """Mail to an address outside the sandbox, kept instead of sent."""
 
     id: str
-    inbox_id: str
-    message_id: str
+    inbox_id: str | None = Field(
+        description="the sending inbox; null for plain SMTP mail the catch-all captured"
+    )
+    message_id: str | None = Field(
+        description="the sender's copy; null for plain SMTP mail the catch-all captured"
+    )
     mail_from: str
     recipients: list[str]
     to_addresses: list[str]
@@ -137,6 +147,7 @@ class Captured(Out):
     body_html: str | None
     size: int
     created_at: Time
+    attachments: list[CapturedAttachment]
 
 
 class Clock(Out):

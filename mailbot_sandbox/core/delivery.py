@@ -7,7 +7,8 @@ recipients' copies) is :class:`~mailbot_sandbox.core.sending.Sender`'s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
@@ -15,31 +16,45 @@ from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import MessageRow, Messages
+from mailbot_sandbox.core.outbox import listed_attachments
 from mailbot_sandbox.core.policy import (
     NoRecipientLeft,
     Reason,
     Refused,
     may_deliver_to,
     may_receive,
+    may_send_as,
     refusal,
     within_recipient_cap,
     within_size,
 )
 from mailbot_sandbox.core.sending import Sender, check_can_send, inbound_copy
 from mailbot_sandbox.errors import InvalidRequest
+from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.mail.compose import build_message, new_message_id
 from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.mail.parse import parse_message
 from mailbot_sandbox.mail.text import reply_subject
 from mailbot_sandbox.metrics import Metrics
-from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import Store, outbox
 
 
 @dataclass(frozen=True)
 class Received:
-    """Mail taken in: one stored copy per recipient inbox."""
+    """Mail taken in: one stored copy per recipient inbox, and the outbox entry of the
+    local account when the catch-all captured outside recipients."""
 
     message_ids: tuple[str, ...]
+    captured_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpRoute:
+    """Where SMTP mail goes now: the inboxes that take it, and the outside addresses the
+    catch-all captures."""
+
+    inboxes: list[InboxRow] = field(default_factory=list)
+    captured: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -58,35 +73,51 @@ class Delivery:
         inboxes: Inboxes,
         messages: Messages,
         metrics: Metrics,
+        local_account: Callable[[], Account] | None = None,
     ) -> None:
+        """``local_account`` gives the account where the catch-all keeps plain SMTP mail to
+        outside addresses; without it such mail is refused as unknown."""
         self._store = store
         self._metrics = metrics
+        self._local_account = local_account
         self._clock = clock
         self._config = config
         self._inboxes = inboxes
         self._messages = messages
         self._sender = Sender(store, clock, config, inboxes, messages, metrics)
 
-    # -- SMTP --------------------------------------------------------------------------------------
+    # -- SMTP -------------------------------------------------------------------------------------
     def refuse_recipient(self, address: str) -> Reason | None:
-        """Why mail to ``address`` is refused, or None when an inbox there takes mail."""
+        """Why mail to ``address`` is refused, or None when an inbox there takes it or the
+        catch-all captures it."""
         try:
-            return may_deliver_to(self._inboxes.find_by_address(address), address)
+            inbox = self._inboxes.find_by_address(address)
         except Refused as exc:
             return exc.reason
+        return may_deliver_to(
+            inbox,
+            address,
+            shared_domain=self._config.shared_domain,
+            catch_all=self._local_account is not None,
+        )
 
-    def smtp_targets(self, recipients: list[str]) -> list[InboxRow]:
-        """The inboxes that take mail for these recipients now (one per address accepted at
-        RCPT that is still active and may receive)."""
+    def smtp_route(self, recipients: list[str]) -> SmtpRoute:
+        """Where mail for these recipients (accepted at RCPT) goes now: one copy per inbox
+        that is still active and may receive, however often named; the addresses no inbox
+        holds to the catch-all."""
         targets: dict[str, InboxRow] = {}  # by inbox id: one copy per inbox, however named
+        captured: list[str] = []
         for address in recipients:
             try:
                 inbox = self._inboxes.find_by_address(address)
             except Refused:
                 continue
-            if inbox is not None and may_receive(inbox, address) is None:
+            if inbox is None:
+                if self.refuse_recipient(address) is None:
+                    captured.append(address.lower())
+            elif may_receive(inbox, address) is None:
                 targets.setdefault(inbox["id"], inbox)  # else changed since RCPT
-        return list(targets.values())
+        return SmtpRoute(list(targets.values()), list(dict.fromkeys(captured)))
 
     def receive_smtp(
         self,
@@ -94,32 +125,60 @@ class Delivery:
         recipients: list[str],
         raw: bytes,
         content: ParsedMail | None = None,
-        targets: list[InboxRow] | None = None,
+        route: SmtpRoute | None = None,
     ) -> Received | NoRecipientLeft:
-        """Store a received message once per recipient inbox; the stored copies, or why none
-        was stored.
+        """Store a received message once per recipient inbox, and capture it once for the
+        outside recipients; what was stored, or why nothing was.
 
-        ``content`` (``parse_message(raw)``) and ``targets`` (:meth:`smtp_targets`) are
-        given when the caller worked them out already: outside the write transaction, where
-        the other processes need not wait for that work."""
+        ``content`` (``parse_message(raw)``) and ``route`` (:meth:`smtp_route`) are given
+        when the caller worked them out already: outside the write transaction, where the
+        other processes need not wait for that work."""
         content = content or parse_message(raw)
         if not content.from_address:
             content.from_address = mail_from
-        if targets is None:
-            targets = self.smtp_targets(recipients)
+        if route is None:
+            route = self.smtp_route(recipients)
+        local = self._local_account() if route.captured and self._local_account else None
         stored: list[MessageRow] = []
-        if targets:
+        captured_id: str | None = None
+        if route.inboxes or local is not None:
             with self._store.write() as db:
                 raw_id = self._messages.store_raw(db.conn, raw)
-                for inbox in targets:
+                for inbox in route.inboxes:
                     stored.append(
                         inbound_copy(self._messages, db.conn, inbox, content, raw_id, len(raw))
                     )
-        if not stored:
+                if local is not None:
+                    captured_id = new_id("out")
+                    outbox.insert_caught(
+                        db.conn,
+                        captured_id,
+                        account_id=local.id,
+                        mail_from=mail_from,
+                        recipients=route.captured,
+                        raw_id=raw_id,
+                        created_at=format_time(self._clock.now(local.id)),
+                        subject=content.subject,
+                        body_text=content.body_text,
+                        body_html=content.body_html,
+                        to_addresses=content.to_addresses,
+                        cc_addresses=content.cc_addresses,
+                        size=len(raw),
+                        attachments=listed_attachments(content),
+                    )
+        if not stored and captured_id is None:
             return NoRecipientLeft()
-        self._messages.published([row["inbox_id"] for row in stored])
-        self._metrics.messages_received.inc(len(stored))
-        return Received(tuple(row["id"] for row in stored))
+        if stored:
+            self._messages.published([row["inbox_id"] for row in stored])
+            self._metrics.messages_received.inc(len(stored))
+        return Received(tuple(row["id"] for row in stored), captured_id)
+
+    def refuse_sender(self, address: str, sender: str) -> Reason | None:
+        """Why a session logged in as the inbox ``address`` may not use ``sender`` as its
+        envelope sender, or None (always None with the sender check off)."""
+        if not self._config.smtp_sender_check:
+            return None
+        return may_send_as(address, sender, "envelope")
 
     def submit_smtp(
         self,
@@ -137,6 +196,10 @@ class Delivery:
             return too_large
         content = content or parse_message(raw)
         inbox = self._inboxes.row(account, inbox_id)
+        if content.from_address and self._config.smtp_sender_check:
+            spoofed = may_send_as(inbox["address"], content.from_address, "From")
+            if spoofed is not None:
+                return spoofed
         content.from_address = content.from_address or inbox["address"]
         in_headers = {a.lower() for a in content.to_addresses + content.cc_addresses}
         bcc = [a for a in recipients if a.lower() not in in_headers]

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import NotFound
+from mailbot_sandbox.mail.message import ParsedMail
 from mailbot_sandbox.store import Store, messages, outbox
-from mailbot_sandbox.store.outbox import CapturedRow
+from mailbot_sandbox.store.outbox import CapturedAttachment, CapturedRow
+
+
+def listed_attachments(content: ParsedMail) -> list[CapturedAttachment]:
+    """The attachments of a captured message as its outbox entry lists them."""
+    return [
+        CapturedAttachment(filename=a.filename, content_type=a.content_type, size=len(a.content))
+        for a in content.attachments
+    ]
 
 
 class Outbox:

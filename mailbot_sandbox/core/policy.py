@@ -98,6 +98,16 @@ class ComplianceBlocked:
     domain: str
 
 
+@dataclass(frozen=True)
+class SenderMismatch:
+    """A client logged in as the inbox ``address`` gave ``sender`` as the envelope sender
+    (``where`` = ``"envelope"``) or as the ``From:`` address (``"From"``)."""
+
+    address: str
+    sender: str
+    where: Literal["envelope", "From"]
+
+
 Reason = (
     PermissionDenied
     | InboxInactive
@@ -109,6 +119,7 @@ Reason = (
     | TooManyRecipients
     | DomainNotVerified
     | ComplianceBlocked
+    | SenderMismatch
 )
 
 
@@ -154,12 +165,23 @@ def may_search(inbox: InboxRow) -> PermissionDenied | None:
 
 
 def may_deliver_to(
-    inbox: InboxRow | None, address: str
+    inbox: InboxRow | None, address: str, *, shared_domain: str, catch_all: bool
 ) -> UnknownRecipient | InboxInactive | PermissionDenied | None:
-    """Why mail to ``address`` (found as ``inbox``, None when no inbox has it) is refused."""
+    """Why mail over SMTP to ``address`` (found as ``inbox``, None when no inbox has it) is
+    refused, or None when it is taken: by the inbox, or, for an address no inbox holds,
+    captured in the local account when there is a ``catch_all`` (as an API send captures
+    it). An unknown address on the ``shared_domain`` is refused either way: it can only be
+    a mistake, as for an API send, where it bounces."""
     if inbox is None:
+        if catch_all and not is_on_domain(address, shared_domain):
+            return None
         return UnknownRecipient(address)
     return may_receive(inbox, address)
+
+
+def is_on_domain(address: str, domain: str) -> bool:
+    """True when ``address`` is on ``domain`` (case-insensitive)."""
+    return address.rpartition("@")[2].lower() == domain.lower()
 
 
 def may_host_inboxes(domain: str, status: str | None) -> DomainNotVerified | None:
@@ -172,6 +194,16 @@ def may_send_from_domain(domain: str, status: str | None) -> ComplianceBlocked |
     """Why an inbox on custom ``domain`` (its ``status`` in the account, None when not
     registered) may not send under the strict domain policy, or None."""
     return None if status == "verified" else ComplianceBlocked(domain)
+
+
+def may_send_as(
+    address: str, sender: str, where: Literal["envelope", "From"]
+) -> SenderMismatch | None:
+    """Why a client logged in as the inbox ``address`` may not send as ``sender`` (its
+    envelope sender or its ``From:`` address), or None: only its own address."""
+    if sender.strip().lower() != address.lower():
+        return SenderMismatch(address, sender, where)
+    return None
 
 
 def within_daily_limit(inbox: InboxRow, sends_today: int, retry_after: int) -> DailyLimit | None:
@@ -197,11 +229,14 @@ def describe(reason: Reason) -> str:
     """The sentence a person reads for ``reason``, the same over HTTP and SMTP."""
     match reason:
         case PermissionDenied(address, "receive"):
-            return f"<{address}>: inbox may not receive mail (no 'receive' permission)"
+            return (
+                f"<{address}>: inbox may not receive mail (no 'receive' permission); "
+                "add 'receive' to its permissions to take mail"
+            )
         case PermissionDenied(address, permission):
             return f"inbox {address} may not {permission} (no '{permission}' permission)"
         case InboxInactive(address, status, "receive"):
-            return f"<{address}>: inbox is {status}"
+            return f"<{address}>: inbox is {status}; it takes mail again once it is active"
         case InboxInactive(address, status, action):
             return f"inbox {address} is {status} and cannot {action}"
         case DailyLimit(address, limit):
@@ -230,6 +265,13 @@ def describe(reason: Reason) -> str:
             return (
                 f"domain {domain} is not verified in this account, so its inboxes may not send: "
                 "publish its DNS records and call POST /v1/domains/{id}/verify"
+            )
+        case SenderMismatch(address, sender, where):
+            what = "envelope sender" if where == "envelope" else "From: address"
+            return (
+                f"{what} <{sender}> is not <{address}>, the inbox this session logged in as; "
+                "send as that address (or start the sandbox with --smtp-sender-check off "
+                "to relay for others)"
             )
     raise AssertionError(f"unknown reason {reason!r}")  # pragma: no cover
 

@@ -16,6 +16,7 @@ from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
 from mailbot_sandbox.core.drafts import Draft
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import MessageRow, Messages
+from mailbot_sandbox.core.outbox import listed_attachments
 from mailbot_sandbox.core.policy import (
     Refused,
     may_receive,
@@ -230,6 +231,7 @@ class Sender:
                     recipients=external,
                     raw_id=raw_id,
                     created_at=sent["created_at"],
+                    attachments=listed_attachments(content),
                 )
             if status != "sent":
                 self._messages.set_status(conn, sent["id"], status)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.core.accounts import Accounts
+from mailbot_sandbox.core.accounts import Account, Accounts
 from mailbot_sandbox.core.audit import AuditLog
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.compliance import Compliance
@@ -51,7 +51,10 @@ class Services:
         self.metrics = metrics or Metrics()
         self.store = Store(config.db, checkpoint=primary)
         self.clock = Clock(self.store)
-        self.accounts = Accounts(self.store, config.api_keys)
+        # With configured keys only those are accepted: the local account's key is one more.
+        local_key = config.catch_all_key
+        keys = config.api_keys + ((local_key,) if local_key and config.api_keys else ())
+        self.accounts = Accounts(self.store, keys)
         self.events = Events(self.store, self.clock)
         self.domains = Domains(self.store, self.clock, config, self.events)
         self.inboxes = Inboxes(self.store, self.clock, self.domains, config, self.events)
@@ -74,8 +77,19 @@ class Services:
         self.outbox = Outbox(self.store)
         self.webhooks = Webhooks(self.store, self.clock, self.inboxes, self.events)
         self.delivery = Delivery(
-            self.store, self.clock, config, self.inboxes, self.messages, self.metrics
+            self.store,
+            self.clock,
+            config,
+            self.inboxes,
+            self.messages,
+            self.metrics,
+            local_account=self._local_account if local_key else None,
         )
+
+    def _local_account(self) -> Account:
+        """The account of the catch-all key (made on first use, as any key's)."""
+        assert self.config.catch_all_key is not None
+        return self.accounts.for_key(self.config.catch_all_key)
 
     def shutdown(self) -> None:
         """Release anything waiting on the services (long-polls) before the servers stop."""

@@ -79,7 +79,9 @@ class MailHandler:
     ) -> str:
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
-            reason = may_send(self.services.inboxes.row(submitter.account, submitter.inbox_id))
+            reason = may_send(
+                self.services.inboxes.row(submitter.account, submitter.inbox_id)
+            ) or self.services.delivery.refuse_sender(submitter.address, address)
             if reason is not None:
                 return replies.refusal(reason)
         envelope.mail_from = address
@@ -139,6 +141,6 @@ class MailHandler:
             recipients,
             raw,
             content,
-            self.services.delivery.smtp_targets(recipients),
+            self.services.delivery.smtp_route(recipients),
         )
         return replies.reply(received)

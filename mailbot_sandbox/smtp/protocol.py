@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import Any
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, Session
 
 log = logging.getLogger("mailbot_sandbox.smtp")
 
@@ -18,6 +19,20 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
 # "<local@domain>" with dot-atom parts, and the blanks after it: what most clients send.
 _PLAIN_PATH = re.compile(rf"[ \t]*<({_DOT_ATOM}@{_DOT_ATOM})>[ \t]*")
+
+
+class QuietSession(Session):
+    """aiosmtpd's session without the deprecation warning of ``login_data``: aiosmtpd
+    itself sets that attribute on every successful AUTH, and its setter warns each time,
+    though nothing here reads it (the handler keeps the login in ``auth_data``)."""
+
+    @property
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
 
 
 class TolerantSMTP(SMTP):
@@ -31,6 +46,9 @@ class TolerantSMTP(SMTP):
     """
 
     line_length_limit = 1024 * 1024
+
+    def _create_session(self) -> Session:
+        return QuietSession(self.loop)
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         # aiosmtpd cancels and re-arms a timer on every command. Here the deadline moves and

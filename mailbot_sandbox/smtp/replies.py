@@ -15,6 +15,7 @@ from mailbot_sandbox.core.policy import (
     NoRecipientLeft,
     PermissionDenied,
     Reason,
+    SenderMismatch,
     TooLarge,
     TooManyRecipients,
     UnknownRecipient,
@@ -33,6 +34,7 @@ CODES: dict[type[Reason], str] = {
     DailyLimit: "451 4.7.1",  # temporary: the count resets at midnight
     TooLarge: "552 5.3.4",  # message too big for system
     TooManyRecipients: "452 4.5.3",  # too many recipients: the client sends the rest later
+    SenderMismatch: "553 5.7.1",  # sender address not allowed for this login
 }
 
 RECIPIENT_OK = "250 2.1.5 OK"
@@ -53,7 +55,10 @@ def refusal(reason: Reason) -> str:
 def reply(outcome: Received | Sent | Reason) -> str:
     """The SMTP reply to a DATA: the stored message ids, or the refusal."""
     if isinstance(outcome, Received):
-        return f"250 2.0.0 OK stored as {', '.join(outcome.message_ids)}"
+        kept = [*outcome.message_ids]
+        if outcome.captured_id is not None:
+            kept.append(f"captured {outcome.captured_id}")
+        return f"250 2.0.0 OK stored as {', '.join(kept)}"
     if isinstance(outcome, Sent):
         return f"250 2.0.0 OK sent as {outcome.message_id}"
     return refusal(outcome)

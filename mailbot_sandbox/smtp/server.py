@@ -65,7 +65,7 @@ class SmtpServer:
             data_size_limit=self.services.config.max_message_size,
             enable_SMTPUTF8=True,
             decode_data=False,
-            ident="mailbot-sandbox ESMTP",
+            ident="ESMTP",  # the banner: "220 mailbot-sandbox ESMTP"
             authenticator=handler.authenticate,
             auth_require_tls=False,  # local sink: there is no TLS to require
         )

@@ -8,19 +8,35 @@ from typing import Any, TypedDict
 
 from mailbot_sandbox.store.db import Store
 
+# An entry of an API or SMTP send shows its sender's copy; one the catch-all captured (no
+# sender's copy) shows the fields kept with it.
+_OWN_OR_COPY = ", ".join(
+    f"CASE WHEN c.message_id IS NULL THEN c.{name} ELSE m.{name} END AS {name}"
+    for name in ("subject", "body_text", "body_html", "to_addresses", "cc_addresses", "size")
+)
 _SELECT = (
     "SELECT c.id, c.inbox_id, c.message_id, c.mail_from, c.recipients, c.created_at, "
-    "c.raw_id, m.subject, m.body_text, m.body_html, m.to_addresses, m.cc_addresses, "
-    "m.size FROM captured c JOIN messages m ON m.id = c.message_id"
+    f"c.raw_id, c.attachments, {_OWN_OR_COPY} "
+    "FROM captured c LEFT JOIN messages m ON m.id = c.message_id"
 )
 
 
+class CapturedAttachment(TypedDict):
+    """An attachment of a captured message, as its entry lists it."""
+
+    filename: str
+    content_type: str
+    size: int
+
+
 class CapturedRow(TypedDict):
-    """One captured send, with the sender's copy's subject, bodies and header recipients."""
+    """One captured message with its subject, bodies and header recipients; ``inbox_id``
+    and ``message_id`` (the sending inbox, the sender's copy) are None for mail the
+    catch-all captured from plain SMTP."""
 
     id: str
-    inbox_id: str
-    message_id: str
+    inbox_id: str | None
+    message_id: str | None
     mail_from: str
     recipients: list[str]
     created_at: str
@@ -31,6 +47,7 @@ class CapturedRow(TypedDict):
     to_addresses: list[str]
     cc_addresses: list[str]
     size: int
+    attachments: list[CapturedAttachment]
 
 
 def _captured(row: dict[str, Any]) -> CapturedRow:
@@ -48,6 +65,7 @@ def _captured(row: dict[str, Any]) -> CapturedRow:
         to_addresses=json.loads(row["to_addresses"]),
         cc_addresses=json.loads(row["cc_addresses"]),
         size=row["size"],
+        attachments=json.loads(row["attachments"]),
     )
 
 
@@ -62,11 +80,12 @@ def insert_captured(
     recipients: list[str],
     raw_id: int,
     created_at: str,
+    attachments: list[CapturedAttachment],
 ) -> None:
     """Keep a send to outside addresses (inside the sending transaction)."""
     conn.execute(
         "INSERT INTO captured (id, account_id, inbox_id, message_id, mail_from, "
-        "recipients, raw_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "recipients, raw_id, created_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             captured_id,
             account_id,
@@ -76,6 +95,48 @@ def insert_captured(
             json.dumps(recipients),
             raw_id,
             created_at,
+            json.dumps(attachments),
+        ],
+    )
+
+
+def insert_caught(
+    conn: sqlite3.Connection,
+    captured_id: str,
+    *,
+    account_id: str,
+    mail_from: str,
+    recipients: list[str],
+    raw_id: int,
+    created_at: str,
+    subject: str,
+    body_text: str | None,
+    body_html: str | None,
+    to_addresses: list[str],
+    cc_addresses: list[str],
+    size: int,
+    attachments: list[CapturedAttachment],
+) -> None:
+    """Keep mail the catch-all captured: no sending inbox, no sender's copy, so the entry
+    holds its own fields (inside the receiving transaction)."""
+    conn.execute(
+        "INSERT INTO captured (id, account_id, inbox_id, message_id, mail_from, recipients, "
+        "raw_id, created_at, subject, body_text, body_html, to_addresses, cc_addresses, "
+        "size, attachments) VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            captured_id,
+            account_id,
+            mail_from,
+            json.dumps(recipients),
+            raw_id,
+            created_at,
+            subject,
+            body_text,
+            body_html,
+            json.dumps(to_addresses),
+            json.dumps(cc_addresses),
+            size,
+            json.dumps(attachments),
         ],
     )
 

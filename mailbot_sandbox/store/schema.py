@@ -243,6 +243,37 @@ def _audit_log(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX audit_log_account ON audit_log(account_id)")
 
 
+def _catch_all(db: sqlite_utils.Database) -> None:
+    # Mail the catch-all captures has no sending inbox and no sender's copy to join, so an
+    # entry may lack both and keeps its own fields; every entry lists its attachments. The
+    # table is rebuilt (SQLite cannot drop NOT NULL), in its old order: listings use rowid.
+    attachments = (
+        "SELECT json_group_array(json_object('filename', a.filename, 'content_type', "
+        "a.content_type, 'size', a.size)) FROM messages m JOIN attachments a "
+        "ON a.message_seq = m.seq WHERE m.id = c.message_id"
+    )
+    for statement in (
+        "DROP INDEX captured_account",
+        "DROP INDEX captured_raw",
+        "ALTER TABLE captured RENAME TO captured_before_catch_all",
+        """CREATE TABLE captured (
+            id TEXT PRIMARY KEY, account_id TEXT NOT NULL, inbox_id TEXT, message_id TEXT,
+            mail_from TEXT NOT NULL, recipients TEXT NOT NULL,
+            raw_id INTEGER NOT NULL REFERENCES blobs(id), created_at TEXT NOT NULL,
+            subject TEXT, body_text TEXT, body_html TEXT, to_addresses TEXT,
+            cc_addresses TEXT, size INTEGER, attachments TEXT NOT NULL DEFAULT '[]'
+        )""",
+        "INSERT INTO captured (id, account_id, inbox_id, message_id, mail_from, recipients, "
+        f"raw_id, created_at, attachments) SELECT c.id, c.account_id, c.inbox_id, "
+        f"c.message_id, c.mail_from, c.recipients, c.raw_id, c.created_at, "
+        f"COALESCE(({attachments}), '[]') FROM captured_before_catch_all c ORDER BY c.rowid",
+        "DROP TABLE captured_before_catch_all",
+        "CREATE INDEX captured_account ON captured(account_id, created_at)",
+        "CREATE INDEX captured_raw ON captured(raw_id)",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -252,6 +283,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0006_attachment_index", _attachment_index),
     ("0007_events", _events),
     ("0008_audit_log", _audit_log),
+    ("0009_catch_all", _catch_all),
 ]
 
 
