@@ -6,8 +6,10 @@ failed wait or assertion says what was asked for, lists what did arrive, and whe
 
 from __future__ import annotations
 
+import email
 from collections.abc import Callable
 from datetime import datetime
+from email import policy
 from typing import Any
 
 from pytest_mailbot.client import MailbotClient
@@ -209,7 +211,25 @@ class Outbox:
 
     def messages(self, to: str | None = None) -> list[Message]:
         """Newest first, optionally only those with ``to`` among the recipients."""
-        return [Message(item, raw_loader=self._raw(item["id"])) for item in self._captured(to)]
+        return [
+            Message(item, self._raw(item["id"]), self._attachment(self._raw(item["id"])))
+            for item in self._captured(to)
+        ]
+
+    @staticmethod
+    def _attachment(raw: Callable[[], bytes]) -> Callable[[str], bytes]:
+        """Loads a captured message's attachment, by file name, from its bytes (the outbox
+        keeps no attachment rows of its own)."""
+
+        def load(filename: str) -> bytes:
+            parsed = email.message_from_bytes(raw(), policy=policy.default)
+            for part in parsed.walk():
+                if part.get_filename() == filename:
+                    payload = part.get_payload(decode=True)
+                    return payload if isinstance(payload, bytes) else b""
+            return b""
+
+        return load
 
     def _raw(self, captured_id: str) -> Callable[[], bytes]:
         path = f"/sandbox/v1/outbox/{captured_id}/raw"

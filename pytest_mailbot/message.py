@@ -17,7 +17,7 @@ class Attachment:
     """One attachment of a message; ``content`` is fetched on first use."""
 
     def __init__(self, data: dict[str, Any], loader: Callable[[], bytes]) -> None:
-        self.id: str = data["id"]
+        self.id: str = data.get("id") or ""  # a captured message's attachments have no id
         self.filename: str = data["filename"]
         self.content_type: str = data["content_type"]
         self.size: int = data["size"]
@@ -102,7 +102,7 @@ class Message:
     def attachments(self) -> list[Attachment]:
         """The attachments; each one's ``content`` is fetched on first use."""
         return [
-            Attachment(item, self._load_attachment(item["id"]))
+            Attachment(item, self._load_attachment(item.get("id") or item["filename"]))
             for item in self.data.get("attachments") or []
         ]
 

@@ -167,7 +167,8 @@ def mailbot_sandbox(
     key = pytestconfig.getoption("--mailbot-api-key") or (
         configured[0] if configured else _fresh_key()
     )
-    with Sandbox(**mailbot_sandbox_settings) as sandbox:
+    # Plain SMTP mail to outside addresses lands in the session's own outbox (mailbot_outbox).
+    with Sandbox(**{"catch_all_key": key, **mailbot_sandbox_settings}) as sandbox:
         handle = MailbotSandbox(
             sandbox.base_url, sandbox.smtp_host, sandbox.smtp_port, key, False, timeout
         )

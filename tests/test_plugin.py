@@ -408,3 +408,27 @@ def test_the_plugin_uses_only_the_public_api_of_mailbot_sandbox() -> None:
     public = {f"mailbot_sandbox.{name}" for name in mailbot_sandbox.__all__}
     assert reached, "the plugin starts sandboxes through mailbot_sandbox"
     assert set(reached) <= public, sorted(set(reached) - public)
+
+
+def test_plain_smtp_to_an_outside_address_is_in_mailbot_outbox(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_inner_catch_all="""
+        import smtplib
+        from email.message import EmailMessage
+
+        def test_app_mails_a_customer(mailbot_sandbox, mailbot_outbox):
+            message = EmailMessage()
+            message["From"] = "shop@shop.example"
+            message["To"] = "customer@example.com"
+            message["Subject"] = "Your receipt"
+            message.set_content("Thanks!")
+            message.add_attachment(b"total: 12.00", "text", "plain", filename="receipt.txt")
+            with smtplib.SMTP(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port) as client:
+                client.send_message(message)
+            sent = mailbot_outbox.assert_sent(to="customer@example.com", subject_contains="receipt")
+            [attachment] = sent.attachments
+            assert (attachment.filename, attachment.content) == ("receipt.txt", b"total: 12.00")
+    """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
