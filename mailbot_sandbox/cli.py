@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mailbot_sandbox import __version__
-from mailbot_sandbox.config import DOMAIN_POLICIES, LOG_FORMATS, LOG_LEVELS, load_config
+from mailbot_sandbox.config import (
+    CONSOLE_AUTH_MODES,
+    DOMAIN_POLICIES,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    load_config,
+)
 from mailbot_sandbox.errors import ConfigError, SandboxError
 from mailbot_sandbox.runtime.logs import configure_logging
 
@@ -64,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=DOMAIN_POLICIES,
         help="auto registers unknown domains, strict requires verification "
         "(MAILBOT_DOMAIN_POLICY, default auto)",
+    )
+    serve.add_argument(
+        "--console-auth",
+        choices=CONSOLE_AUTH_MODES,
+        help="open shows every account in the web console, key asks for an API key and "
+        "shows only its account (MAILBOT_CONSOLE_AUTH, default open; always key with --api-key)",
     )
     serve.add_argument(
         "--dns-server",
@@ -182,6 +194,7 @@ def _serve(options: dict[str, Any]) -> int:
         signal.signal(signum, lambda *_: stop.set())
     where = server.describe()
     print(f"mailbot-sandbox {__version__} is running", flush=True)
+    print(f"  console  {where['console']}    (the web console: open it in a browser)")
     print(f"  API      {where['api']}    (MailBot(api_key='mb_...', base_url=...))")
     print(f"  SMTP     {where['smtp']}")
     print(f"  data     {where['data']}")

@@ -12,6 +12,7 @@ from mailbot_sandbox.ids import is_well_formed_key
 from mailbot_sandbox.mail.addresses import is_valid_domain
 
 DOMAIN_POLICIES = ("auto", "strict")
+CONSOLE_AUTH_MODES = ("open", "key")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 
@@ -53,11 +54,19 @@ class Config:
     # After AUTH, the envelope sender and the From: address must be the logged-in inbox's;
     # off for apps that relay mail for other senders.
     smtp_sender_check: bool = True
+    # The web console: open shows every account to whoever opens it (a local tool, as
+    # Mailpit is); key asks for an API key and shows only its account. Strict keys imply key.
+    console_auth: str = "open"
 
     @property
     def strict_keys(self) -> bool:
         """True when only the configured API keys are accepted."""
         return bool(self.api_keys)
+
+    @property
+    def console_needs_key(self) -> bool:
+        """True when a person signs in to the console with an API key."""
+        return self.console_auth == "key" or self.strict_keys
 
     @property
     def smtp_bind_host(self) -> str:
@@ -127,6 +136,7 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "webhook_timeout": _parse_float("MAILBOT_WEBHOOK_TIMEOUT", 0.01, 300),
     "catch_all_key": str,
     "smtp_sender_check": _parse_switch("MAILBOT_SMTP_SENDER_CHECK"),
+    "console_auth": str,
 }
 
 # Number settings given in code: (low, high), checked like the env.
@@ -148,6 +158,11 @@ def _validate(config: Config) -> Config:
         raise ConfigError(
             f"domain policy must be one of {', '.join(DOMAIN_POLICIES)}, "
             f"got {config.domain_policy!r}"
+        )
+    if config.console_auth not in CONSOLE_AUTH_MODES:
+        raise ConfigError(
+            f"console auth must be one of {', '.join(CONSOLE_AUTH_MODES)}, "
+            f"got {config.console_auth!r}"
         )
     if not is_valid_domain(config.shared_domain):
         raise ConfigError(f"shared domain {config.shared_domain!r} is not a valid domain name")

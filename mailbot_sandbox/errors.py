@@ -50,6 +50,12 @@ class Unauthorized(ApiError):
     code = "unauthorized"
 
 
+class Forbidden(ApiError):
+    """The caller is known but may not do this (a console form without its CSRF token)."""
+
+    code = "forbidden"
+
+
 class NotFound(ApiError):
     code = "not_found"
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from mailbot_sandbox.api.app import create_app
 from mailbot_sandbox.config import Config, load_config
+from mailbot_sandbox.console import register as register_console
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.runtime.httpserver import HttpServer
@@ -63,6 +64,7 @@ class Addresses:
     def describe(self) -> Mapping[str, Any]:
         """Where everything is, as the CLI prints it."""
         return {
+            "console": f"{self.base_url}/",
             "api": self.api_url,
             "smtp": f"{self.smtp_host}:{self.smtp_port}",
             "data": self.config.db,
@@ -121,6 +123,7 @@ class Sandbox(Addresses):
         )
         try:
             app = create_app(self.config, services=self.services)
+            register_console(app)
             app.extensions["mailbot.readiness"] = self._readiness
             # A worker listens nowhere itself: its supervisor accepts and hands connections on.
             self._http = HttpServer(app, self.config.host, None if worker else self.config.port)

@@ -102,3 +102,58 @@ def test_another_accounts_ids_are_404_on_every_route(
     assert [m["id"] for m in mail] == [owned["message_id"]]
     assert api.get(f"/v1/webhooks/{owned['webhook_id']}").status_code == 200
     assert api.get(f"/v1/domains/{owned['domain_id']}").status_code == 200
+
+
+def test_another_accounts_ids_are_404_on_every_console_page(tmp_path: Any) -> None:
+    """Signed in to a key-protected console, every page that names an object of another
+    account answers 404; the pages come from the console's own URL rules."""
+    from flask import Flask
+
+    from mailbot_sandbox.console import bp
+    from tests.console_pages import Visitor
+
+    rules = Flask(__name__)
+    rules.register_blueprint(bp)
+    paths = sorted(
+        (rule.rule, sorted(rule.methods or ()))
+        for rule in rules.url_map.iter_rules()
+        if rule.endpoint.startswith("console.") and "<" in rule.rule and "static" not in rule.rule
+    )
+    with Sandbox(db=str(tmp_path / "mail.db"), console_auth="key") as guarded:
+        owner = Api(guarded.base_url, f"mb_owner_{tmp_path.name}")
+        stranger_key = f"mb_stranger_{tmp_path.name}"
+        inbox = owner.create_inbox()
+        message = send(
+            owner,
+            inbox,
+            to=[inbox["address"], "someone@example.com"],
+            attachments=[{"filename": "a.txt", "content": base64.b64encode(b"hi").decode()}],
+        )
+        domain = owner.post("/v1/domains", json={"domain": "walled.example"}).json()["data"]
+        event = owner.get("/v1/events").json()["data"][0]
+        captured = owner.get("/sandbox/v1/outbox").json()["data"][0]
+        ids = {
+            "inbox_id": inbox["id"],
+            "message_id": message["id"],
+            "attachment_id": message["attachments"][0]["id"],
+            "domain_id": domain["id"],
+            "event_id": event["id"],
+            "captured_id": captured["id"],
+        }
+        stranger = Visitor(guarded.base_url)
+        assert "/sign-in" not in stranger.sign_in(stranger_key).url
+        token = stranger.page("/").csrf()
+        walked = []
+        for rule, methods in paths:
+            url = re.sub(r"<(\w+)>", lambda found: ids[found.group(1)], rule)
+            for method in set(methods) & {"GET", "POST"}:
+                response = stranger.session.request(
+                    method, guarded.base_url + url, data={"csrf_token": token}, timeout=30
+                )
+                assert response.status_code == 404, f"{method} {url}: {response.text[:300]}"
+                walked.append(f"{method} {rule}")
+        assert len(walked) >= 10
+        after = owner.get(f"/v1/inboxes/{inbox['id']}").json()["data"]
+        assert after["status"] == "active" and after["message_count"] == 2  # sent + received
+        stranger.close()
+        owner.close()

@@ -27,6 +27,7 @@ from mailbot_sandbox.core.policy import (
 from mailbot_sandbox.errors import (
     ApiError,
     Conflict,
+    Forbidden,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -39,6 +40,7 @@ ERROR_STATUS: dict[type[ApiError], int] = {
     ApiError: 400,
     InvalidRequest: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     WaitTimeout: 408,
     Conflict: 409,

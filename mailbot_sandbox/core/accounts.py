@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from mailbot_sandbox.core import audit
 from mailbot_sandbox.errors import Unauthorized
 from mailbot_sandbox.ids import format_time, is_well_formed_key
-from mailbot_sandbox.store import Store, accounts
+from mailbot_sandbox.store import Store, accounts, inboxes
 from mailbot_sandbox.store.accounts import AccountRow
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -41,6 +41,19 @@ class Account:
 def stored_accounts(store: Store) -> list[Account]:
     """Every account of the store, oldest first."""
     return [Account(id=row["id"], short_id=row["short_id"]) for row in accounts.all_accounts(store)]
+
+
+def account_with_id(store: Store, account_id: str) -> Account | None:
+    """The account with this id, or None."""
+    row = accounts.account_by_id(store, account_id)
+    return Account(id=row["id"], short_id=row["short_id"]) if row else None
+
+
+def owner_of_inbox(store: Store, inbox_id: str) -> Account | None:
+    """The account an inbox belongs to, whichever it is, or None when there is no such inbox.
+    Only for a reader entitled to see every account (the open web console)."""
+    account_id = inboxes.owner_of(store, inbox_id)
+    return None if account_id is None else account_with_id(store, account_id)
 
 
 def stored_account(store: Store, key: str) -> Account | None:

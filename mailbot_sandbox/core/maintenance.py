@@ -33,6 +33,28 @@ def erase_inbox(store: Store, account: Account, inbox_id: str) -> dict[str, int]
     return {"inboxes": 1, "messages": messages}
 
 
+def clear_inbox(store: Store, account: Account, inbox_id: str) -> dict[str, int]:
+    """Remove every message and thread of one inbox, keeping the inbox; counts per kind.
+
+    Raises:
+        NotFound: the account has no such inbox.
+    """
+    with store.write():
+        messages = upkeep.clear_inbox(store, account.id, inbox_id)
+        if messages is None:
+            raise NotFound(f"inbox {inbox_id!r} not found")
+        audit.record(
+            store,
+            account.id,
+            "inbox.cleared",
+            "inbox",
+            inbox_id,
+            inbox_id=inbox_id,
+            metadata={"messages": messages},
+        )
+    return {"messages": messages}
+
+
 def reset_account(store: Store, account: Account) -> dict[str, int]:
     """Erase everything one account holds (the account, its clock and its audit log stay);
     counts per kind."""

@@ -20,6 +20,7 @@ from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.outbox import Outbox
+from mailbot_sandbox.core.overview import Overview
 from mailbot_sandbox.core.threads import Threads
 from mailbot_sandbox.core.webhooks import Webhooks
 from mailbot_sandbox.metrics import Metrics
@@ -75,6 +76,7 @@ class Services:
             self.events,
         )
         self.outbox = Outbox(self.store)
+        self.overview = Overview(self.store, self.clock)
         self.webhooks = Webhooks(self.store, self.clock, self.inboxes, self.events)
         self.delivery = Delivery(
             self.store,

@@ -20,6 +20,12 @@ def account_by_key_hash(store: Store, key_hash: str) -> AccountRow | None:
     return AccountRow(id=row["id"], short_id=row["short_id"]) if row else None
 
 
+def account_by_id(store: Store, account_id: str) -> AccountRow | None:
+    """The account with this id, or None."""
+    row = store.row("SELECT id, short_id FROM accounts WHERE id = ?", [account_id])
+    return AccountRow(id=row["id"], short_id=row["short_id"]) if row else None
+
+
 def all_accounts(store: Store) -> list[AccountRow]:
     """Every account, oldest first."""
     return [

@@ -70,6 +70,12 @@ def get_inbox(store: Store, account_id: str, inbox_id: str) -> InboxRow | None:
     return _inbox(row) if row else None
 
 
+def owner_of(store: Store, inbox_id: str) -> str | None:
+    """The account id of an inbox of any account, or None when there is no such inbox."""
+    row = store.row("SELECT account_id FROM inboxes WHERE id = ?", [inbox_id])
+    return row["account_id"] if row else None
+
+
 def inboxes_at(store: Store, address: str) -> list[InboxRow]:
     """The inboxes (of any account, at most 50) at a lower-cased address, from committed data
     only: routing mail must not wait for a writer."""
@@ -113,6 +119,93 @@ def inbox_page(
         [*params, limit, offset],
     )
     return [_inbox(row) for row in rows], int(total)
+
+
+def inbox_listing(
+    store: Store,
+    account_ids: list[str] | None,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    domain: str | None = None,
+) -> tuple[list[InboxRow], int]:
+    """One page of the inboxes of these accounts (every account when None), grouped by
+    account and newest first within one, and their total."""
+    where, params = ["1 = 1"], []
+    if account_ids is not None:
+        where.append(f"account_id IN ({','.join('?' * len(account_ids)) or 'NULL'})")
+        params.extend(account_ids)
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if domain is not None:
+        where.append("domain = ?")
+        params.append(domain)
+    clause = " AND ".join(where)
+    total = store.scalar(f"SELECT count(*) FROM inboxes WHERE {clause}", params)
+    rows = store.rows(
+        f"SELECT * FROM inboxes WHERE {clause} "
+        "ORDER BY account_id, created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [_inbox(row) for row in rows], int(total)
+
+
+def domains_in_use(store: Store, account_ids: list[str] | None) -> list[str]:
+    """The domains the inboxes of these accounts (every account when None) live on."""
+    if account_ids is None:
+        rows = store.rows("SELECT DISTINCT domain FROM inboxes ORDER BY domain")
+    else:
+        marks = ",".join("?" * len(account_ids)) or "NULL"
+        rows = store.rows(
+            f"SELECT DISTINCT domain FROM inboxes WHERE account_id IN ({marks}) ORDER BY domain",
+            account_ids,
+        )
+    return [row["domain"] for row in rows]
+
+
+def daily_sends(store: Store, inbox_ids: list[str], first_day: str) -> dict[str, dict[str, int]]:
+    """For each inbox id: its sends per UTC day (``YYYY-MM-DD``) from ``first_day`` on."""
+    found: dict[str, dict[str, int]] = {inbox_id: {} for inbox_id in inbox_ids}
+    if not inbox_ids:
+        return found
+    marks = ",".join("?" * len(inbox_ids))
+    for row in store.rows(
+        f"SELECT inbox_id, day, count FROM send_counts WHERE inbox_id IN ({marks}) AND day >= ?",
+        [*inbox_ids, first_day],
+    ):
+        found[row["inbox_id"]][row["day"]] = row["count"]
+    return found
+
+
+class OutboundOutcomes(TypedDict):
+    """How an inbox's sent mail ended: all of it, and how much bounced or drew a complaint."""
+
+    outbound: int
+    bounced: int
+    complained: int
+
+
+def outbound_outcomes(store: Store, inbox_ids: list[str]) -> dict[str, OutboundOutcomes]:
+    """For each inbox id: its outbound messages, and how many of them bounced or complained."""
+    found = {
+        inbox_id: OutboundOutcomes(outbound=0, bounced=0, complained=0) for inbox_id in inbox_ids
+    }
+    if not inbox_ids:
+        return found
+    marks = ",".join("?" * len(inbox_ids))
+    for row in store.rows(
+        "SELECT inbox_id, count(*) AS outbound, "
+        "sum(status = 'bounced') AS bounced, sum(status = 'complained') AS complained "
+        f"FROM messages WHERE inbox_id IN ({marks}) AND direction = 'outbound' "
+        "GROUP BY inbox_id",
+        inbox_ids,
+    ):
+        found[row["inbox_id"]] = OutboundOutcomes(
+            outbound=row["outbound"], bounced=row["bounced"] or 0, complained=row["complained"] or 0
+        )
+    return found
 
 
 def inbox_counts(store: Store, inbox_ids: list[str], day: str) -> dict[str, InboxCounts]:

@@ -74,6 +74,20 @@ def erase_inbox(store: Store, account_id: str, inbox_id: str) -> int | None:
     return messages
 
 
+def clear_inbox(store: Store, account_id: str, inbox_id: str) -> int | None:
+    """Remove every message and thread of one inbox of an account, keeping the inbox, its
+    address and its send counts; how many messages went, or None when there is no such inbox."""
+    with store.write() as db:
+        conn = db.conn
+        if not conn.execute(
+            "SELECT 1 FROM inboxes WHERE id = ? AND account_id = ?", [inbox_id, account_id]
+        ).fetchone():
+            return None
+        messages = erase_messages(conn, "inbox_id = ?", [inbox_id])
+        conn.execute("DELETE FROM threads WHERE inbox_id = ?", [inbox_id])
+    return messages
+
+
 def reset_account(store: Store, account_id: str) -> tuple[int, int]:
     """Erase everything one account holds (the account and its clock stay); returns how many
     messages and inboxes went."""
