@@ -19,7 +19,9 @@ from tests.helpers import Api
 
 # A reply line: three digits, then a space (last line) or a hyphen (more follow), then text.
 REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])([ -])([^\r\n]*)\r\n")
-STORED = re.compile(r"^250 2\.0\.0 OK stored as (msg_[A-Za-z0-9_]+(?:, msg_[A-Za-z0-9_]+)*)$")
+# "stored as msg_1, msg_2", with "captured out_3" last when outside addresses were captured.
+STORED = re.compile(r"^250 2\.0\.0 OK stored as (.+)$")
+INBOX_COPY = re.compile(r"msg_[A-Za-z0-9_]+")
 
 
 @dataclass
@@ -31,9 +33,11 @@ class Reply:
 
     @property
     def stored_ids(self) -> list[str]:
-        """The message ids a ``250 ... stored as`` reply names; none for any other reply."""
+        """The inbox message ids a ``250 ... stored as`` reply names; none for any other reply
+        (a captured copy of mail to outside addresses is not in an inbox)."""
         found = STORED.match(f"{self.code} {self.text}")
-        return found.group(1).split(", ") if found else []
+        kept = found.group(1).split(", ") if found else []
+        return [item for item in kept if INBOX_COPY.fullmatch(item)]
 
 
 @dataclass

@@ -18,6 +18,9 @@ log = logging.getLogger("mailbot_sandbox.smtp")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
 # "<local@domain>" with dot-atom parts, and the blanks after it: what most clients send.
+# Control characters but tab: aiosmtpd echoes an unknown command word in its 500 reply, and a
+# CR, LF or NUL there would cut or corrupt the reply line the client parses.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _PLAIN_PATH = re.compile(rf"[ \t]*<({_DOT_ATOM}@{_DOT_ATOM})>[ \t]*")
 
 
@@ -78,6 +81,12 @@ class TolerantSMTP(SMTP):
         if self.local_part_limit and address.index("@") > self.local_part_limit:
             return None, None
         return address, arg[plain.end() :]
+
+    async def push(self, status: Any) -> None:
+        """Send one reply line, with any control character in its text shown as ``?``."""
+        if isinstance(status, str):
+            status = _CONTROL.sub("?", status)
+        await super().push(status)
 
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
