@@ -132,6 +132,39 @@ def _parser() -> argparse.ArgumentParser:
         help="after AUTH, the envelope sender and From: must be the logged-in inbox's address "
         "(MAILBOT_SMTP_SENDER_CHECK, default on)",
     )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where recipients reach this sandbox over HTTP, the root of tracked mail's pixel "
+        "and links (MAILBOT_PUBLIC_URL, default http://HOST:PORT)",
+    )
+    serve.add_argument(
+        "--reputation-bounce-rate",
+        type=float,
+        metavar="SHARE",
+        help="suspend an inbox whose bounced share of sends passes this "
+        "(MAILBOT_REPUTATION_BOUNCE_RATE, default 0.10)",
+    )
+    serve.add_argument(
+        "--reputation-complaint-rate",
+        type=float,
+        metavar="SHARE",
+        help="suspend an inbox whose complained share of sends passes this "
+        "(MAILBOT_REPUTATION_COMPLAINT_RATE, default 0.003)",
+    )
+    serve.add_argument(
+        "--reputation-min-sends",
+        type=int,
+        metavar="N",
+        help="sends in the window before reputation is judged "
+        "(MAILBOT_REPUTATION_MIN_SENDS, default 20)",
+    )
+    serve.add_argument(
+        "--reputation-window-days",
+        type=int,
+        metavar="DAYS",
+        help="days of sends reputation looks at (MAILBOT_REPUTATION_WINDOW_DAYS, default 7)",
+    )
     _data_commands(commands)
     return parser
 

@@ -57,6 +57,16 @@ class Config:
     # The web console: open shows every account to whoever opens it (a local tool, as
     # Mailpit is); key asks for an API key and shows only its account. Strict keys imply key.
     console_auth: str = "open"
+    # Where a recipient's mail client reaches this sandbox's HTTP side: the root of tracked
+    # mail's pixel and links (default: http://host:port of the running sandbox).
+    public_url: str | None = None
+    # Reputation: an inbox is suspended when, over its sends of the last
+    # reputation_window_days (at least reputation_min_sends of them), bounced or complained
+    # messages pass these shares of the sent ones.
+    reputation_bounce_rate: float = 0.10
+    reputation_complaint_rate: float = 0.003
+    reputation_min_sends: int = 20
+    reputation_window_days: int = 7
 
     @property
     def strict_keys(self) -> bool:
@@ -137,10 +147,20 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "catch_all_key": str,
     "smtp_sender_check": _parse_switch("MAILBOT_SMTP_SENDER_CHECK"),
     "console_auth": str,
+    "public_url": str,
+    "reputation_bounce_rate": _parse_float("MAILBOT_REPUTATION_BOUNCE_RATE", 0, 1),
+    "reputation_complaint_rate": _parse_float("MAILBOT_REPUTATION_COMPLAINT_RATE", 0, 1),
+    "reputation_min_sends": _parse_int("MAILBOT_REPUTATION_MIN_SENDS", 1, 10**9),
+    "reputation_window_days": _parse_int("MAILBOT_REPUTATION_WINDOW_DAYS", 1, 3650),
 }
 
 # Number settings given in code: (low, high), checked like the env.
-_FLOAT_RANGES = {"webhook_retry_scale": (0.0, 1000.0), "webhook_timeout": (0.01, 300.0)}
+_FLOAT_RANGES = {
+    "webhook_retry_scale": (0.0, 1000.0),
+    "webhook_timeout": (0.01, 300.0),
+    "reputation_bounce_rate": (0.0, 1.0),
+    "reputation_complaint_rate": (0.0, 1.0),
+}
 
 # Integer settings given in code or on the command line: (low, high), checked like the env.
 _INT_RANGES = {
@@ -150,6 +170,8 @@ _INT_RANGES = {
     "retention_max_messages": (0, 10**9),
     "retention_interval": (1, 86400),
     "workers": (0, 64),
+    "reputation_min_sends": (1, 10**9),
+    "reputation_window_days": (1, 3650),
 }
 
 
@@ -189,6 +211,10 @@ def _validate(config: Config) -> Config:
         raise ConfigError(
             f"smtp_sender_check must be True or False, got {config.smtp_sender_check!r}"
         )
+    if config.public_url is not None and not config.public_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"public URL must start with http:// or https://, got {config.public_url!r}"
+        )
     if config.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(
             f"log level must be debug, info, warning or error, got {config.log_level!r}"
@@ -200,6 +226,7 @@ def _validate(config: Config) -> Config:
         shared_domain=config.shared_domain.lower(),
         log_level=config.log_level.lower(),
         log_format=config.log_format.lower(),
+        public_url=config.public_url.rstrip("/") if config.public_url else None,
     )
 
 

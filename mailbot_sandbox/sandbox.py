@@ -132,6 +132,8 @@ class Sandbox(Addresses):
                 self.services, self.config.smtp_bind_host, None if worker else self.config.smtp_port
             )
             self._smtp.start()
+            if worker is None:  # a worker's supervisor put its own address in the config
+                self.services.engagement.public_url = self.config.public_url or self.base_url
             if primary:  # one process of several prunes and calls webhooks for all
                 self._retention = Retention(
                     self.services.store, self.services.clock, self.config, self.services.metrics

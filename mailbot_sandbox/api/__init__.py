@@ -9,6 +9,7 @@ from mailbot_sandbox.api import (
     compliance,
     control,
     domains,
+    engagement,
     inboxes,
     messages,
     meta,
@@ -23,7 +24,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(meta.bp)
     v1 = Blueprint("v1", __name__, url_prefix="/v1")
     v1.before_request(authenticate)
-    for module in (inboxes, domains, messages, threads, compliance, webhooks, audit):
+    for module in (inboxes, domains, messages, threads, compliance, webhooks, audit, engagement):
         v1.register_blueprint(module.bp)
     app.register_blueprint(v1)
     app.register_blueprint(control.bp)
+    app.register_blueprint(engagement.tracking)

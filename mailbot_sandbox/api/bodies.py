@@ -41,6 +41,7 @@ from mailbot_sandbox.api.checks import (
 )
 from mailbot_sandbox.core.domains import DnsRecordRow
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
+from mailbot_sandbox.core.engagement import ENGAGEMENT_EVENTS
 from mailbot_sandbox.core.events import EVENT_TYPES, SHORT_NAMES
 from mailbot_sandbox.core.inboxes import (
     DEFAULT_DAILY_SEND_LIMIT,
@@ -357,6 +358,18 @@ class NewWebhookBody(InboxWebhookBody):
 
     def to_core(self, inbox_id: str | None = None) -> NewWebhook:
         return super().to_core(inbox_id or self.inbox_id)
+
+
+# -- engagement ----------------------------------------------------------------------------------
+ENGAGEMENT_NAMES = [*ENGAGEMENT_EVENTS, *(f"message.{name}" for name in ENGAGEMENT_EVENTS)]
+EngagementName = Annotated[ShortText, Field(json_schema_extra={"enum": ENGAGEMENT_NAMES})]
+
+
+class SimulateBody(Shape):
+    """``POST /sandbox/v1/messages/{message_id}/simulate``: ``url`` is what a click opened."""
+
+    event: EngagementName
+    url: LongText | None = None
 
 
 class ReplayBody(Shape):

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.bodies import ClockBody, DnsBody, InjectBody, StatusBody
+from mailbot_sandbox.api.bodies import ClockBody, DnsBody, InjectBody, SimulateBody, StatusBody
 from mailbot_sandbox.api.common import account, authenticate, listing, services, single
 from mailbot_sandbox.api.objects import (
     Captured,
@@ -119,6 +119,23 @@ def inject_message(inbox_id: str, body: InjectBody) -> Response:
     ``raw_base64``, or ``from``/``subject``/``body_text``/``body_html``/``headers``."""
     row = services().delivery.inject(account(), inbox_id, body.to_core())
     return single(message_of(row), 201)
+
+
+@route(
+    bp,
+    "POST",
+    "/messages/<message_id>/simulate",
+    "Simulate engagement on a message",
+    body=SimulateBody,
+    response=Message,
+)
+def simulate(message_id: str, body: SimulateBody) -> Response:
+    """Make ``delivered``, ``opened``, ``clicked`` (with the ``url`` opened), ``bounced`` or
+    ``complained`` happen to a message of this account, as the hosted side would report it:
+    the event is recorded (webhooks and streams get it) and a sent message's status follows.
+    """
+    row = services().engagement.simulate(account(), message_id, body.event, body.url)
+    return single(message_of(row))
 
 
 @route(

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mailbot_sandbox.api.bodies import EVENT_NAMES, Status
+from mailbot_sandbox.api.bodies import ENGAGEMENT_NAMES, EVENT_NAMES, Status
 from mailbot_sandbox.api.checks import DomainName, Moment, MomentOrMessage, Shape
 from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
 
@@ -67,6 +67,16 @@ class ComplianceQuery(Shape):
 class EventQuery(PageQuery):
     inbox_id: str | None = None
     type: Annotated[str, Field(json_schema_extra={"enum": EVENT_NAMES})] | None = None
+
+
+class EngagementEventsQuery(PageQuery):
+    inbox_id: str | None = None
+    event: Annotated[str, Field(json_schema_extra={"enum": ENGAGEMENT_NAMES})] | None = None
+
+
+class EngagementStatsQuery(Shape):
+    inbox_id: str | None = None
+    period: Literal["24h", "7d", "30d"] = "7d"
 
 
 class AuditQuery(PageQuery):

@@ -14,6 +14,7 @@ from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
+from mailbot_sandbox.core.engagement import Engagement
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import MessageRow, Messages
 from mailbot_sandbox.core.outbox import listed_attachments
@@ -73,6 +74,7 @@ class Delivery:
         inboxes: Inboxes,
         messages: Messages,
         metrics: Metrics,
+        engagement: Engagement,
         local_account: Callable[[], Account] | None = None,
     ) -> None:
         """``local_account`` gives the account where the catch-all keeps plain SMTP mail to
@@ -84,7 +86,7 @@ class Delivery:
         self._config = config
         self._inboxes = inboxes
         self._messages = messages
-        self._sender = Sender(store, clock, config, inboxes, messages, metrics)
+        self._sender = Sender(store, clock, config, inboxes, messages, metrics, engagement)
 
     # -- SMTP -------------------------------------------------------------------------------------
     def refuse_recipient(self, address: str) -> Reason | None:

@@ -183,11 +183,21 @@ class Inboxes:
         """Apply ``changes``; the inbox as it is now."""
         return self._change(account, inbox_id, changes.changed())
 
-    def set_status(self, account: Account, inbox_id: str, status: str) -> InboxWithCounts:
-        """Set ``active``, ``disabled`` or ``suspended`` (one of :data:`STATUSES`)."""
-        return self._change(account, inbox_id, {"status": status})
+    def set_status(
+        self, account: Account, inbox_id: str, status: str, *, reason: str | None = None
+    ) -> InboxWithCounts:
+        """Set ``active``, ``disabled`` or ``suspended`` (one of :data:`STATUSES`); a
+        ``reason`` (why the sandbox itself did it) goes into the event and the audit entry."""
+        return self._change(account, inbox_id, {"status": status}, reason=reason)
 
-    def _change(self, account: Account, inbox_id: str, fields: dict[str, Any]) -> InboxWithCounts:
+    def _change(
+        self,
+        account: Account,
+        inbox_id: str,
+        fields: dict[str, Any],
+        *,
+        reason: str | None = None,
+    ) -> InboxWithCounts:
         """Change the inbox, record ``inbox.updated`` and audit what changed, in one
         transaction."""
         now = format_time(self._clock.now(account.id))
@@ -195,17 +205,22 @@ class Inboxes:
             before = self.row(account, inbox_id)  # NotFound before anything changes
             inboxes.update_inbox(self._store, inbox_id, {**fields, "updated_at": now})
             changed = self.get(account, inbox_id)
+            data: dict[str, Any] = {key: changed[key] for key in INBOX_FIELDS}  # type: ignore[literal-required]
+            if reason is not None:
+                data["reason"] = reason
             self._events.record(
-                db.conn,
-                "inbox.updated",
-                account_id=account.id,
-                inbox_id=inbox_id,
-                data={key: changed[key] for key in INBOX_FIELDS},  # type: ignore[literal-required]
+                db.conn, "inbox.updated", account_id=account.id, inbox_id=inbox_id, data=data
             )
-            self._record_changes(account, before, fields)
+            self._record_changes(account, before, fields, reason)
         return changed
 
-    def _record_changes(self, account: Account, before: InboxRow, fields: dict[str, Any]) -> None:
+    def _record_changes(
+        self,
+        account: Account,
+        before: InboxRow,
+        fields: dict[str, Any],
+        reason: str | None = None,
+    ) -> None:
         """Audit what really changed: the status on its own (``inbox.disabled`` or
         ``inbox.status_changed``), every other field together (``inbox.updated``)."""
         changed = {
@@ -216,7 +231,9 @@ class Inboxes:
         status = changed.pop("status", None)
         if status is not None:
             action = "inbox.disabled" if status["to"] == "disabled" else "inbox.status_changed"
-            self._record(account, before, action, status)
+            self._record(
+                account, before, action, {**status, **({"reason": reason} if reason else {})}
+            )
         if changed:
             self._record(account, before, "inbox.updated", {"changes": changed})
 

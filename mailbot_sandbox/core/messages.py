@@ -160,17 +160,6 @@ class Messages:
         )
         return row
 
-    def record_outcomes(
-        self, conn: sqlite3.Connection, row: MessageRow, outcomes: list[str]
-    ) -> None:
-        """Record a ``message.<outcome>`` event (delivered, bounced, complained) for each
-        recipient of a sent message, inside the transaction that sent it."""
-        listed = (
-            messages.attachments_of(self._store, [row["seq"]]) if row["has_attachments"] else {}
-        )
-        for outcome in outcomes:
-            self._events.message(conn, f"message.{outcome}", row, listed.get(row["seq"], []))
-
     def set_status(self, conn: sqlite3.Connection, message_id: str, status: str) -> None:
         messages.set_status(conn, message_id, status)
 

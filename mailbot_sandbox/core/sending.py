@@ -9,11 +9,13 @@ nothing stored when a rule refuses.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass, replace
 
 from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock, seconds_to_midnight, utc_day
 from mailbot_sandbox.core.drafts import Draft
+from mailbot_sandbox.core.engagement import Engagement, Tracked
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import MessageRow, Messages
 from mailbot_sandbox.core.outbox import listed_attachments
@@ -35,6 +37,16 @@ from mailbot_sandbox.store import Store, domains, outbox, sends
 
 SIMULATED = {"delivered": "delivered", "bounce": "bounced", "complaint": "complained"}
 _STATUS_RANK = {"sent": 0, "delivered": 1, "bounced": 2, "complained": 3}
+
+
+@dataclass(frozen=True)
+class RecipientCopy:
+    """What recipients get when it differs from the sender's copy (tracked mail): its
+    fields, its bytes and the tokens its pixel and links carry."""
+
+    content: ParsedMail
+    raw: bytes
+    tracked: Tracked
 
 
 def check_can_send(inbox: InboxRow) -> None:
@@ -77,7 +89,9 @@ class Sender:
         inboxes: Inboxes,
         messages: Messages,
         metrics: Metrics,
+        engagement: Engagement,
     ) -> None:
+        self._engagement = engagement
         self._store = store
         self._metrics = metrics
         self._clock = clock
@@ -126,22 +140,27 @@ class Sender:
         cc, bcc, reply_to = draft.cc, draft.bcc, draft.reply_to
         body_text, body_html, attachments = draft.body_text, draft.body_html, draft.attachments
         message_id = new_message_id(inbox["domain"])
-        raw = build_message(
-            from_address=inbox["address"],
-            from_name=inbox["display_name"],
-            to=to,
-            cc=cc,
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
-            message_id=message_id,
-            date=self._clock.now(account.id),
-            reply_to=reply_to,
-            in_reply_to=in_reply_to,
-            references=references,
-            headers=draft.headers,
-            attachments=attachments,
-        )
+        date = self._clock.now(account.id)
+
+        def compose(html: str | None) -> bytes:
+            return build_message(
+                from_address=inbox["address"],
+                from_name=inbox["display_name"],
+                to=to,
+                cc=cc,
+                subject=subject,
+                body_text=body_text,
+                body_html=html,
+                message_id=message_id,
+                date=date,
+                reply_to=reply_to,
+                in_reply_to=in_reply_to,
+                references=references,
+                headers=draft.headers,
+                attachments=attachments,
+            )
+
+        raw = compose(body_html)
         too_large = within_size(len(raw), self._config.max_message_size)
         if too_large is not None:
             raise refusal(too_large)
@@ -160,6 +179,17 @@ class Sender:
             references=references or [],
             attachments=attachments,
         )
+        # Tracking changes only what recipients get; the sender's copy stays as composed.
+        tracked = self._engagement.track(
+            body_html, opens=draft.track_opens, clicks=draft.track_clicks
+        )
+        copy = None
+        if tracked.tokens:
+            copy = RecipientCopy(
+                replace(content, body_html=tracked.html),
+                self.signed(account, inbox, compose(tracked.html)),
+                tracked,
+            )
         return self.dispatch(
             account,
             inbox["id"],
@@ -171,6 +201,7 @@ class Sender:
             thread_id=thread_id,
             track_opens=draft.track_opens,
             track_clicks=draft.track_clicks,
+            recipient_copy=copy,
         )
 
     def dispatch(
@@ -186,8 +217,10 @@ class Sender:
         thread_id: str | None = None,
         track_opens: bool = False,
         track_clicks: bool = False,
+        recipient_copy: RecipientCopy | None = None,
     ) -> MessageRow:
-        """Count the send, store the sender's copy, deliver or capture each recipient."""
+        """Count the send, store the sender's copy, deliver or capture each recipient
+        (``recipient_copy`` instead of the sender's when given)."""
         recipients = list(dict.fromkeys(a.lower() for a in recipients))
         touched: list[str] = [inbox_id]
         with self._store.write() as db:
@@ -211,9 +244,17 @@ class Sender:
                 track_opens=track_opens,
                 track_clicks=track_clicks,
             )
+            delivered, delivered_raw_id, delivered_size = content, raw_id, len(raw)
+            if recipient_copy is not None:
+                self._engagement.keep_tokens(conn, sent, recipient_copy.tracked)
+                delivered = recipient_copy.content
+                delivered_raw_id = self._messages.store_raw(conn, recipient_copy.raw)
+                delivered_size = len(recipient_copy.raw)
             status, external, outcomes = "sent", [], []
             for address in recipients:
-                outcome = self._route(conn, account.id, address, content, raw_id, len(raw), touched)
+                outcome = self._route(
+                    conn, account.id, address, delivered, delivered_raw_id, delivered_size, touched
+                )
                 if outcome == "external":
                     external.append(address)
                     continue
@@ -229,14 +270,14 @@ class Sender:
                     message_id=sent["id"],
                     mail_from=inbox["address"],
                     recipients=external,
-                    raw_id=raw_id,
+                    raw_id=delivered_raw_id,
                     created_at=sent["created_at"],
                     attachments=listed_attachments(content),
                 )
             if status != "sent":
                 self._messages.set_status(conn, sent["id"], status)
                 sent["status"] = status
-            self._messages.record_outcomes(conn, sent, outcomes)
+            self._engagement.record_outcomes(conn, sent, outcomes)
         self._messages.published(touched)
         self._metrics.messages_sent.inc()
         if len(touched) > 1:  # deliveries to sandbox inboxes

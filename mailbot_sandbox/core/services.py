@@ -15,6 +15,7 @@ from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.compliance import Compliance
 from mailbot_sandbox.core.delivery import Delivery
 from mailbot_sandbox.core.domains import Domains
+from mailbot_sandbox.core.engagement import Engagement
 from mailbot_sandbox.core.events import Events
 from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.core.messages import Messages
@@ -78,6 +79,7 @@ class Services:
         self.outbox = Outbox(self.store)
         self.overview = Overview(self.store, self.clock)
         self.webhooks = Webhooks(self.store, self.clock, self.inboxes, self.events)
+        self.engagement = Engagement(self.store, self.clock, config, self.events, self.inboxes)
         self.delivery = Delivery(
             self.store,
             self.clock,
@@ -85,6 +87,7 @@ class Services:
             self.inboxes,
             self.messages,
             self.metrics,
+            self.engagement,
             local_account=self._local_account if local_key else None,
         )
 

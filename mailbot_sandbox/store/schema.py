@@ -274,6 +274,31 @@ def _catch_all(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _engagement(db: sqlite_utils.Database) -> None:
+    # ``tracking``: the unguessable tokens of a tracked message's pixel and links (a link's
+    # token keeps its original URL). ``engagement``: one row per delivered, bounced,
+    # complained, opened or clicked event, beside the event itself, so that stats and
+    # timelines count typed columns instead of reading event payloads.
+    db.executescript(
+        """
+        CREATE TABLE tracking (
+            token TEXT PRIMARY KEY, account_id TEXT NOT NULL, inbox_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            kind TEXT NOT NULL, url TEXT
+        );
+        CREATE INDEX tracking_message ON tracking(message_id);
+        CREATE TABLE engagement (
+            seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, account_id TEXT NOT NULL,
+            inbox_id TEXT NOT NULL, message_id TEXT NOT NULL, thread_id TEXT,
+            type TEXT NOT NULL, url TEXT, created_at TEXT NOT NULL
+        );
+        CREATE INDEX engagement_account ON engagement(account_id, created_at);
+        CREATE INDEX engagement_inbox ON engagement(inbox_id, created_at);
+        CREATE INDEX engagement_message ON engagement(message_id, seq);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -284,6 +309,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0007_events", _events),
     ("0008_audit_log", _audit_log),
     ("0009_catch_all", _catch_all),
+    ("0010_engagement", _engagement),
 ]
 
 

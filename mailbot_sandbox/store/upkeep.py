@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from mailbot_sandbox.store.db import Store
+from mailbot_sandbox.store.engagement import erase_engagement
 from mailbot_sandbox.store.webhooks import erase_events
 
 
@@ -71,6 +72,7 @@ def erase_inbox(store: Store, account_id: str, inbox_id: str) -> int | None:
         conn.execute("DELETE FROM send_counts WHERE inbox_id = ?", [inbox_id])
         conn.execute("DELETE FROM inboxes WHERE id = ?", [inbox_id])
         erase_events(conn, account_id, inbox_id)
+        erase_engagement(conn, account_id, inbox_id)
     return messages
 
 
@@ -111,6 +113,7 @@ def reset_account(store: Store, account_id: str) -> tuple[int, int]:
         for table in ("inboxes", "domains", "dns_records"):
             conn.execute(f"DELETE FROM {table} WHERE account_id = ?", [account_id])
         erase_events(conn, account_id)
+        erase_engagement(conn, account_id)
     return messages, int(inboxes)
 
 

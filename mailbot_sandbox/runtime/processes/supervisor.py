@@ -164,6 +164,8 @@ class Supervisor(Addresses):
             field.name: getattr(self.config, field.name)
             for field in dataclasses.fields(self.config)
         }
+        # Tracked mail points at the port bound here, not at each worker.
+        config["public_url"] = self.config.public_url or self.base_url
         try:
             for index in range(count):
                 child_handoff = handoffs[index][1]
