@@ -29,6 +29,7 @@ BENCHMARKS = (
     "plugin",
     "slow_clients",
     "wal_burst",
+    "console",
 )
 TIME_LIMIT = 240  # seconds per benchmark before it counts as failed
 

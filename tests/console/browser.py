@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,69 @@ def horizontal_overflow(page: Page) -> int:
             " - document.documentElement.clientWidth"
         )
     )
+
+
+# A 1x1 transparent PNG, what the tripwire server answers for an image.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+class Tripwire:
+    """An HTTP server on 127.0.0.1 that records every request made to it: the "remote"
+    server a hostile mail points its images and scripts at. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self._arrived = threading.Condition()
+        tripwire = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with tripwire._arrived:
+                    tripwire.paths.append(self.path)
+                    tripwire._arrived.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PIXEL)))
+                self.end_headers()
+                self.wfile.write(PIXEL)
+
+            do_POST = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        """The address of ``path`` on this server."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def wait_for(self, path: str, timeout: float = 10) -> bool:
+        """True once ``path`` was requested; False if it was not within ``timeout`` seconds."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: path in self.paths, timeout)
+
+    def __enter__(self) -> Tripwire:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+SCREENSHOTS_FLAG = "CONSOLE_SCREENSHOTS"
+
+
+def screenshot(page: Page, name: str) -> Path | None:
+    """Save the page as ``docs/console-NAME.png`` (the README's pictures) when
+    ``CONSOLE_SCREENSHOTS=1``; otherwise nothing, so that a test run leaves the tree alone."""
+    if os.environ.get(SCREENSHOTS_FLAG, "") in ("", "0"):
+        return None
+    path = SCREENSHOTS / f"console-{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
