@@ -1,5 +1,5 @@
-"""Fixtures of the browser tests: one Chromium per test session (per xdist worker), a fresh
-browser context and page per test, and sandboxes to point them at.
+"""Fixtures of the browser tests: one Chromium for the browser tests an xdist worker runs in
+a row, a fresh browser context and page per test, and sandboxes to point them at.
 
 Without Chromium or axe-core the tests skip, saying which script installs the missing piece;
 with ``CONSOLE_BROWSER_TESTS_REQUIRED=1`` (CI) they fail instead.
@@ -7,7 +7,6 @@ with ``CONSOLE_BROWSER_TESTS_REQUIRED=1`` (CI) they fail instead.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,23 +29,19 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _console_in_this_build() -> None:
-    """Skip where the package has no web console (a build from before it)."""
-    if importlib.util.find_spec("mailbot_sandbox.console") is None:
-        pytest.skip("this build of mailbot_sandbox has no web console (mailbot_sandbox.console)")
-
-
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API marks an asyncio loop as running in this
+# thread while it lives, and the rest of the suite's asyncio.run() calls (the SMTP tests)
+# fail under it. pytest tears these down before the worker runs a test outside this folder.
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
-    """Playwright's driver process, started once per session."""
+    """Playwright's driver process, for the browser tests a worker runs in a row."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    """Debian's headless Chromium, launched once per session (per xdist worker)."""
+    """Debian's headless Chromium, shared by the browser tests a worker runs in a row."""
     executable = chromium_executable()
     if executable is None:
         _missing("no chromium on PATH (nor $CHROMIUM): run scripts/ensure-chromium")

@@ -80,20 +80,7 @@ def test_sign_in_page_has_no_serious_accessibility_violations(
     assert not violations, describe_violations(violations)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "overview",
-        "inbox",
-        pytest.param(
-            "message",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the text part (pre.text) does not wrap: a long link widens the page",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("name", ["overview", "inbox", "message"])
 def test_phone_width_has_no_sideways_scroll(
     new_context: Callable[..., BrowserContext], paths: dict[str, str], name: str
 ) -> None:
