@@ -67,6 +67,9 @@ class Config:
     reputation_complaint_rate: float = 0.003
     reputation_min_sends: int = 20
     reputation_window_days: int = 7
+    # Seconds between the ": ping" comments a live stream sends while no event flows, so
+    # proxies and clients see the connection is alive (0.05 in a test).
+    stream_heartbeat: float = 15.0
 
     @property
     def strict_keys(self) -> bool:
@@ -152,6 +155,7 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "reputation_complaint_rate": _parse_float("MAILBOT_REPUTATION_COMPLAINT_RATE", 0, 1),
     "reputation_min_sends": _parse_int("MAILBOT_REPUTATION_MIN_SENDS", 1, 10**9),
     "reputation_window_days": _parse_int("MAILBOT_REPUTATION_WINDOW_DAYS", 1, 3650),
+    "stream_heartbeat": _parse_float("MAILBOT_STREAM_HEARTBEAT", 0.01, 3600),
 }
 
 # Number settings given in code: (low, high), checked like the env.
@@ -160,6 +164,7 @@ _FLOAT_RANGES = {
     "webhook_timeout": (0.01, 300.0),
     "reputation_bounce_rate": (0.0, 1.0),
     "reputation_complaint_rate": (0.0, 1.0),
+    "stream_heartbeat": (0.01, 3600.0),
 }
 
 # Integer settings given in code or on the command line: (low, high), checked like the env.

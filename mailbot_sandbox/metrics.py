@@ -77,6 +77,13 @@ class Metrics:
             multiprocess_mode="livesum",
         )
 
+        self.streams_open = Gauge(
+            f"{PREFIX}streams_open",
+            "Live event streams (Server-Sent Events) connected right now",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
     def count_parked(self, delta: int) -> None:
         """Move the parked-waits gauge: +1 as a wait parks, -1 as it wakes."""
         self.waits_parked.inc(delta)

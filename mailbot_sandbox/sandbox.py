@@ -21,6 +21,7 @@ from mailbot_sandbox.runtime.processes.link import (
     WorkerLink,
 )
 from mailbot_sandbox.runtime.retention import Retention
+from mailbot_sandbox.runtime.streams import StreamHub
 from mailbot_sandbox.runtime.webhooks import WebhookDispatcher
 from mailbot_sandbox.smtp.server import SmtpServer
 
@@ -100,6 +101,7 @@ class Sandbox(Addresses):
         self._smtp: SmtpServer | None = None
         self._retention: Retention | None = None
         self._dispatcher: WebhookDispatcher | None = None
+        self._streams: StreamHub | None = None
         self._state = "stopped"  # starting, running, stopping: what /ready reports
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -125,8 +127,11 @@ class Sandbox(Addresses):
             app = create_app(self.config, services=self.services)
             register_console(app)
             app.extensions["mailbot.readiness"] = self._readiness
+            self._streams = self._stream_hub(self.services)
             # A worker listens nowhere itself: its supervisor accepts and hands connections on.
-            self._http = HttpServer(app, self.config.host, None if worker else self.config.port)
+            self._http = HttpServer(
+                app, self.config.host, None if worker else self.config.port, self._streams
+            )
             self._http.start()
             self._smtp = SmtpServer(
                 self.services, self.config.smtp_bind_host, None if worker else self.config.smtp_port
@@ -146,9 +151,12 @@ class Sandbox(Addresses):
             if worker is not None:
                 services = self.services
 
+                streams = self._streams
+
                 def on_wake(inbox_ids: list[str]) -> None:  # stored by another process
                     services.notifier.publish(inbox_ids, forward=False)
                     services.search_index.notify()
+                    streams.wake()
 
                 dispatcher = self._dispatcher
                 worker.start(self._adopt, on_wake, dispatcher.wake if dispatcher else None)
@@ -170,6 +178,21 @@ class Sandbox(Addresses):
         )
         self._state = "running"
         return self
+
+    def _stream_hub(self, services: Services) -> StreamHub:
+        """The hub of this process's live streams, woken by every commit that records events
+        here; each stream counts as a wait, so other workers say when they store mail."""
+        metrics = services.metrics
+        count_wait = self._worker.peers.count_wait if self._worker else None
+
+        def count(delta: int) -> None:
+            metrics.streams_open.inc(delta)
+            if count_wait is not None:
+                count_wait(delta)
+
+        hub = StreamHub(services.events, self.config.stream_heartbeat, on_count=count)
+        services.events.on_recorded(hub.wake)
+        return hub
 
     def _adopt(self, kind: bytes, connection: socket.socket) -> None:
         """Serve a connection the supervisor accepted and handed to this worker."""
@@ -200,6 +223,9 @@ class Sandbox(Addresses):
         if self._http is not None:
             self._http.stop()
             self._http = None
+        if self._streams is not None:
+            self._streams.close()
+            self._streams = None
         if self._retention is not None:
             self._retention.stop()
             self._retention = None

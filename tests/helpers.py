@@ -6,6 +6,7 @@ imports from another (or from a conftest, which pytest loads under its own rules
 
 from __future__ import annotations
 
+import json
 import os
 import smtplib
 import subprocess
@@ -170,3 +171,61 @@ def wait_until_parked(base_url: str, count: int = 1, timeout: float = 10) -> Non
     while (parked := metric(base_url, "mailbot_waits_parked")) < count:
         assert time.monotonic() < deadline, f"{parked:g} of {count} waits parked"
         time.sleep(0.01)  # between two reads of the signal, not instead of one
+
+
+class EventStream:
+    """A live stream (Server-Sent Events) read over real HTTP with ``requests``.
+
+    It opens in the constructor: once that returns, the response head has arrived, so the
+    sandbox has fixed where the stream starts and any event recorded later reaches it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.response = requests.get(
+            base_url + path,
+            params=params,
+            headers={"Authorization": f"Bearer {key}", **(headers or {})},
+            stream=True,
+            timeout=10,  # between two reads: heartbeats come far more often in tests
+        )
+        assert self.response.status_code == 200, self.response.text
+        assert self.response.headers["Content-Type"].startswith("text/event-stream")
+        self._lines = self.response.iter_lines(chunk_size=1)
+        self.comments: list[str] = []
+
+    def next_event(self) -> dict[str, Any]:
+        """The next event as ``{"id", "event", "data"}`` (``data`` parsed from JSON); comments
+        (heartbeats) on the way are kept in :attr:`comments`."""
+        fields: dict[str, Any] = {}
+        for raw in self._lines:
+            line = raw.decode()
+            if not line:
+                if "data" in fields:
+                    fields["data"] = json.loads(fields["data"])
+                    return fields
+                continue
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = value[1:] if value.startswith(" ") else value
+        raise AssertionError("the stream ended")
+
+    def next_comment(self) -> str:
+        """The next comment line (``ping`` for a heartbeat); events on the way are dropped."""
+        for raw in self._lines:
+            line = raw.decode()
+            if line.startswith(":"):
+                return line[1:].strip()
+        raise AssertionError("the stream ended")
+
+    def close(self) -> None:
+        self.response.close()

@@ -98,6 +98,11 @@ def test_another_accounts_ids_are_404_on_every_route(
         assert response.status_code == 404, f"{method.upper()} {url}: {response.text}"
         assert response.json()["error"]["code"] == "not_found"
         walked.append(f"{method.upper()} {path}")
+    # Routes that name an inbox in their query string instead of their path.
+    for path in ("/v1/realtime/stream",):
+        response = stranger.get(path, params={"inbox_id": owned["inbox_id"]})
+        assert response.status_code == 404, f"GET {path}?inbox_id=...: {response.text}"
+        walked.append(f"GET {path}?inbox_id")
     assert len(walked) >= 25  # every route with an id, not a handful
     after = api.get(f"/v1/inboxes/{owned['inbox_id']}").json()["data"]
     assert after == before  # nothing the stranger tried changed the inbox

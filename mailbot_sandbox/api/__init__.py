@@ -13,6 +13,7 @@ from mailbot_sandbox.api import (
     inboxes,
     messages,
     meta,
+    streams,
     threads,
     webhooks,
 )
@@ -24,7 +25,17 @@ def register(app: Flask) -> None:
     app.register_blueprint(meta.bp)
     v1 = Blueprint("v1", __name__, url_prefix="/v1")
     v1.before_request(authenticate)
-    for module in (inboxes, domains, messages, threads, compliance, webhooks, audit, engagement):
+    for module in (
+        inboxes,
+        domains,
+        messages,
+        threads,
+        compliance,
+        webhooks,
+        audit,
+        engagement,
+        streams,
+    ):
         v1.register_blueprint(module.bp)
     app.register_blueprint(v1)
     app.register_blueprint(control.bp)

@@ -83,3 +83,28 @@ class AuditQuery(PageQuery):
     action: str | None = None
     target_type: str | None = None
     inbox_id: str | None = None
+
+
+class StreamQuery(Shape):
+    # For clients that cannot set the Last-Event-ID header (the header wins when both come).
+    last_event_id: str | None = None
+    events: (
+        Annotated[
+            str,
+            Field(
+                description="event types to follow, comma-separated (full or short names)",
+                json_schema_extra={"examples": ["message.received,bounced"]},
+            ),
+        ]
+        | None
+    ) = None
+
+    def event_names(self) -> list[str] | None:
+        """The ``events`` named, or None for every type."""
+        if self.events is None:
+            return None
+        return [name.strip() for name in self.events.split(",") if name.strip()] or None
+
+
+class RealtimeQuery(StreamQuery):
+    inbox_id: str | None = None

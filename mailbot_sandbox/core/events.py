@@ -17,6 +17,7 @@ from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.errors import InvalidRequest
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store
+from mailbot_sandbox.store import events as stored
 from mailbot_sandbox.store.events import EventRow, insert_event
 
 # The types a webhook can subscribe to, and the short names that mean them.
@@ -91,6 +92,25 @@ def event_type(name: str) -> str:
             f"unknown event {name!r}; known events: {', '.join(EVENT_TYPES)}", field="events"
         )
     return full
+
+
+def wire_payload(row: EventRow) -> str:
+    """An event as a webhook delivery carries it and a live stream sends it: both naming
+    styles receivers use, with ``data`` spliced in as recorded (serialized once)."""
+    head = _encode(
+        {
+            "id": row["id"],
+            "event_id": row["id"],
+            "type": row["type"],
+            "event": row["type"],
+            "event_type": row["type"],
+            "created_at": row["created_at"],
+            "inbox_id": row["inbox_id"],
+            "message_id": row["message_id"],
+            "thread_id": row["thread_id"],
+        }
+    )
+    return f'{head[:-1]},"data":{row["data"]}}}'
 
 
 def message_data(
@@ -180,3 +200,20 @@ class Events:
     def _tell(self) -> None:
         for listener in self._listeners:
             listener()
+
+    # -- reading in order, for live streams ---------------------------------------------------
+    def after(
+        self, position: int, *, limit: int, account_id: str | None = None
+    ) -> list[tuple[int, EventRow]]:
+        """Committed events after ``position`` (of one account, or of all), oldest first,
+        each with its position."""
+        return stored.events_after(self._store, position, limit=limit, account_id=account_id)
+
+    def last_position(self) -> int:
+        """The position of the newest event (0 when there is none)."""
+        return stored.last_position(self._store)
+
+    def position_after(self, account_id: str, event_id: str) -> int:
+        """Where the account's events after ``event_id`` begin (see
+        :func:`~mailbot_sandbox.store.events.position_after`)."""
+        return stored.position_after(self._store, account_id, event_id)

@@ -22,6 +22,7 @@ from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.notify import Notifier
 from mailbot_sandbox.core.outbox import Outbox
 from mailbot_sandbox.core.overview import Overview
+from mailbot_sandbox.core.streams import Streams
 from mailbot_sandbox.core.threads import Threads
 from mailbot_sandbox.core.webhooks import Webhooks
 from mailbot_sandbox.metrics import Metrics
@@ -80,6 +81,7 @@ class Services:
         self.overview = Overview(self.store, self.clock)
         self.webhooks = Webhooks(self.store, self.clock, self.inboxes, self.events)
         self.engagement = Engagement(self.store, self.clock, config, self.events, self.inboxes)
+        self.streams = Streams(self.inboxes, self.events)
         self.delivery = Delivery(
             self.store,
             self.clock,

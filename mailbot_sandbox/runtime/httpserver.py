@@ -27,6 +27,8 @@ from typing import Any, BinaryIO
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
+from mailbot_sandbox.api.streams import HAND_OVER
+from mailbot_sandbox.core.streams import Subscription
 from mailbot_sandbox.errors import ConfigError
 from mailbot_sandbox.runtime.connections import (
     Parking,
@@ -34,6 +36,7 @@ from mailbot_sandbox.runtime.connections import (
     head_complete,
     raise_open_file_limit,
 )
+from mailbot_sandbox.runtime.streams import StreamHub
 
 log = logging.getLogger("mailbot_sandbox")
 READ_TIMEOUT = 30  # seconds a request's head or body may go without a byte arriving
@@ -124,6 +127,22 @@ class KeepAliveHandler(WSGIRequestHandler):
         # Set when the connection goes back to parking after this request, with the part
         # of the next request that arrived already.
         self.parked_head: bytes | None = None
+        # Set when the response became a live stream: the hub serves the connection next.
+        self.handed_over: Subscription | None = None
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        if self.server.streams is not None:
+            environ[HAND_OVER] = self._hand_over
+        return environ
+
+    def _hand_over(self, subscription: Subscription) -> None:
+        """The response head and its first bytes are sent: the rest of this connection is a
+        live stream, which the stream hub serves once this request's thread lets go of it.
+        What werkzeug still writes (the end of the chunked body) goes nowhere."""
+        self.handed_over = subscription
+        self.close_connection = True
+        self.wfile = io.BytesIO()
 
     def handle(self) -> None:
         """Serve the requests whose heads are here already, then hand the connection back to
@@ -254,8 +273,9 @@ class _Server(BaseWSGIServer):
 
     multithread = True
 
-    def __init__(self, host: str, port: int, app: Any, fd: int) -> None:
+    def __init__(self, host: str, port: int, app: Any, fd: int, streams: StreamHub | None) -> None:
         super().__init__(host, port, app, handler=KeepAliveHandler, fd=fd)
+        self.streams = streams
         self.heads: dict[socket.socket, bytes] = {}  # for the handler about to serve each
         # Connections with a request in progress and the threads serving them.
         self.connections: dict[socket.socket, threading.Thread] = {}
@@ -285,7 +305,9 @@ class _Server(BaseWSGIServer):
         finally:
             self.connections.pop(connection, None)
             self.heads.pop(connection, None)
-        if handler is not None and handler.parked_head is not None:
+        if handler is not None and handler.handed_over is not None and self.streams is not None:
+            self.streams.attach(connection, handler.handed_over)
+        elif handler is not None and handler.parked_head is not None:
             self.parking.park(connection, handler.parked_head, kept_alive=True)
         else:
             self.shutdown_request(connection)
@@ -299,13 +321,15 @@ class HttpServer:
     of several sandbox processes) are handed to :meth:`adopt`.
     """
 
-    def __init__(self, app: Any, host: str, port: int | None) -> None:
+    def __init__(
+        self, app: Any, host: str, port: int | None, streams: StreamHub | None = None
+    ) -> None:
         self._listening = port is not None
         raise_open_file_limit()
         # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
         # Without a port, werkzeug still wants a socket: an unbound one that never listens.
         with bind(host, port, "HTTP") if port is not None else socket.socket() as listener:
-            self._server = _Server(host, port or 0, app, fd=listener.fileno())
+            self._server = _Server(host, port or 0, app, fd=listener.fileno(), streams=streams)
         # serve_forever notices shutdown() once per poll interval: 0.5 s by default, which
         # every test session would wait at its end.
         self._thread = threading.Thread(

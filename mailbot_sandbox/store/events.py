@@ -74,3 +74,47 @@ def event_page(
     )
     total = store.scalar(f"SELECT count(*) FROM events WHERE {condition}", params)
     return [_event(r) for r in rows], int(total or 0)
+
+
+# -- positions, for live streams ---------------------------------------------------------------
+# An event's position is its rowid: writes are serialized, so rowids grow in commit order,
+# which ids (time, then random) do not promise within one millisecond or across processes.
+
+
+def events_after(
+    store: Store, position: int, *, limit: int, account_id: str | None = None
+) -> list[tuple[int, EventRow]]:
+    """Events recorded after ``position`` (of one account, or of all), oldest first, each
+    with its own position."""
+    where = "rowid > ?"
+    params: list[Any] = [position]
+    if account_id is not None:
+        where += " AND account_id = ?"
+        params.append(account_id)
+    # From the reader connection: committed events only, and no wait behind a writer.
+    rows = store.committed_rows(
+        f"SELECT rowid AS position, {', '.join(_COLUMNS)} FROM events WHERE {where} "
+        "ORDER BY rowid LIMIT ?",
+        [*params, limit],
+    )
+    return [(int(row["position"]), _event(row)) for row in rows]
+
+
+def last_position(store: Store) -> int:
+    """The position of the newest event; 0 when there is none."""
+    return int(store.scalar("SELECT coalesce(max(rowid), 0) FROM events") or 0)
+
+
+def position_after(store: Store, account_id: str, event_id: str) -> int:
+    """The position from which the account's events after ``event_id`` follow: that event's
+    own when it is still stored, else just before the account's first event with a later id
+    (ids sort by time), else the newest position."""
+    found = store.scalar(
+        "SELECT rowid FROM events WHERE id = ? AND account_id = ?", (event_id, account_id)
+    )
+    if found is not None:
+        return int(found)
+    later = store.scalar(
+        "SELECT min(rowid) FROM events WHERE account_id = ? AND id > ?", (account_id, event_id)
+    )
+    return int(later) - 1 if later is not None else last_position(store)
