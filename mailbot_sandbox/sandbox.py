@@ -180,8 +180,8 @@ class Sandbox(Addresses):
         return self
 
     def _stream_hub(self, services: Services) -> StreamHub:
-        """The hub of this process's live streams, woken by every commit that records events
-        here; each stream counts as a wait, so other workers say when they store mail."""
+        """The hub of this process's live streams; each stream counts as a wait, so other
+        workers say when they store mail."""
         metrics = services.metrics
         count_wait = self._worker.peers.count_wait if self._worker else None
 
@@ -190,9 +190,7 @@ class Sandbox(Addresses):
             if count_wait is not None:
                 count_wait(delta)
 
-        hub = StreamHub(services.events, self.config.stream_heartbeat, on_count=count)
-        services.events.on_recorded(hub.wake)
-        return hub
+        return StreamHub(services.events, self.config.stream_heartbeat, on_count=count)
 
     def _adopt(self, kind: bytes, connection: socket.socket) -> None:
         """Serve a connection the supervisor accepted and handed to this worker."""

@@ -23,7 +23,13 @@ from typing import Any
 import pytest
 import requests
 
-from tests.helpers import environ_without_settings, smtp_message, wait_until_parked
+from tests.helpers import (
+    EventStream,
+    environ_without_settings,
+    metric,
+    smtp_message,
+    wait_until_parked,
+)
 
 WORKERS = 2
 SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
@@ -230,3 +236,43 @@ def test_memory_database_runs_one_process(tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=30)
     assert "workers  1 process\n" in banner
+
+
+def test_streams_in_every_worker_get_events_stored_by_any(served: Served) -> None:
+    key = f"mb_{uuid.uuid4().hex}"
+    session = clients(served, key, count=1)[0]
+    inbox = new_inbox(session, served.base_url)
+    # One connection each, handed to the workers in turn: both workers hold streams.
+    streams = [
+        EventStream(served.base_url, key, f"/v1/inboxes/{inbox['id']}/stream")
+        for _ in range(WORKERS * 2)
+    ]
+    try:
+        wait_until_streams(served.base_url, len(streams))
+        with smtplib.SMTP("127.0.0.1", served.smtp_port) as smtp:
+            smtp.sendmail(
+                "a@client.example",
+                [inbox["address"]],
+                smtp_message("a@client.example", [inbox["address"]], subject="everywhere"),
+            )
+        received = [stream.next_event() for stream in streams]
+        # an event without mail (the inbox changed, in one worker) reaches them too
+        changed = session.patch(
+            f"{served.base_url}/v1/inboxes/{inbox['id']}", json={"display_name": "New"}
+        )
+        assert changed.status_code == 200, changed.text
+        updated = [stream.next_event() for stream in streams]
+    finally:
+        for stream in streams:
+            stream.close()
+    assert {event["data"]["data"]["subject"] for event in received} == {"everywhere"}
+    assert len({event["id"] for event in received}) == 1  # the same event everywhere
+    assert {event["event"] for event in updated} == {"inbox.updated"}
+
+
+def wait_until_streams(base_url: str, count: int, timeout: float = 10) -> None:
+    """Return once ``count`` streams are open, summed over the workers."""
+    deadline = time.monotonic() + timeout
+    while (open_now := metric(base_url, "mailbot_streams_open")) < count:
+        assert time.monotonic() < deadline, f"{open_now:g} of {count} streams open"
+        time.sleep(0.01)  # between two reads of the signal, not instead of one

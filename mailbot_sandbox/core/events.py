@@ -131,6 +131,9 @@ class Events:
         self._store = store
         self._clock = clock
         self._listeners: list[Callable[[], None]] = []
+        # Told after every commit that recorded events (live streams), while any watches:
+        # replaced, never changed in place, so record() reads it without the lock.
+        self._watchers: tuple[Callable[[], None], ...] = ()
         self._lock = threading.Lock()
 
     def on_recorded(self, listener: Callable[[], None]) -> None:
@@ -170,7 +173,23 @@ class Events:
         # that, most mail (no webhooks on the account) would wake the dispatcher for nothing.
         if conn.total_changes - before > 1:
             self.queued()
+        if self._watchers:
+            self._store.after_commit(self._tell_watchers)
         return row
+
+    def watch(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher`` (no arguments, quickly) after each commit that recorded any event,
+        until :meth:`unwatch`. Nothing is spent on this while nobody watches."""
+        with self._lock:
+            self._watchers = (*self._watchers, watcher)
+
+    def unwatch(self, watcher: Callable[[], None]) -> None:
+        with self._lock:
+            self._watchers = tuple(w for w in self._watchers if w is not watcher)
+
+    def _tell_watchers(self) -> None:
+        for watcher in self._watchers:
+            watcher()
 
     def queued(self) -> None:
         """Tell the listeners, once the open transaction commits, that deliveries may be

@@ -76,6 +76,7 @@ class StreamHub:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="mailbot-streams", daemon=True)
         self._started = False
+        self._watching = False  # registered with events.watch
         self._start_lock = threading.Lock()
 
     @property
@@ -93,14 +94,25 @@ class StreamHub:
                 self._position = self._events.last_position()
                 self._thread.start()
                 self._started = True
+            self._incoming.append(_Client(connection, subscription, subscription.position))
+            if not self._watching:
+                self._events.watch(self.wake)
+                self._watching = True
         if self._on_count is not None:
             self._on_count(1)
-        self._incoming.append(_Client(connection, subscription, subscription.position))
         self._poke()
 
+    def _unwatch_when_idle(self) -> None:
+        """Stop being told about every commit once no stream is left (the write path then
+        spends nothing on streams)."""
+        with self._start_lock:
+            if self._watching and not self._clients and not self._incoming:
+                self._events.unwatch(self.wake)
+                self._watching = False
+
     def wake(self) -> None:
-        """New events may have been committed: look for them (cheap when no stream is open)."""
-        if self._clients or self._incoming:
+        """New events may have been committed: look for them."""
+        if not self._stale:  # a wake-up already pending covers this one
             self._stale = True
             self._poke()
 
@@ -131,15 +143,18 @@ class StreamHub:
                 if now >= next_poll:
                     next_poll = now + POLL_SECONDS
                     self._stale = True
-                if self._stale and self._clients:
+                if self._stale:
                     self._stale = False
-                    self._read_new()
+                    if self._clients:
+                        self._read_new()
                 for client in list(self._catching_up):
                     if len(client.pending) < MAX_PENDING // 2:
                         self._catch_up(client)
                 if now >= next_beat:
                     next_beat = now + self._heartbeat
                     self._beat(now)
+                if self._watching and not self._clients:
+                    self._unwatch_when_idle()
             except Exception:  # one bad turn (a busy database) must not end every stream
                 log.exception("live streams: a turn of the loop failed")
 
