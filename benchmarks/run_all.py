@@ -25,6 +25,7 @@ BENCHMARKS = (
     "smtp_ingest",
     "api_send",
     "wait_latency",
+    "streams",
     "search",
     "plugin",
     "slow_clients",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mailbot_sandbox import Sandbox
+from mailbot_sandbox.api.app import create_app
 from tests.helpers import Api, EventStream, mail_by_smtp, metric, send, smtp_message
 
 
@@ -220,3 +221,26 @@ def test_streams_hold_no_thread_and_leave_nothing_when_clients_vanish(quick: San
     finally:
         events.close()
         api.close()
+
+
+def test_streams_work_under_a_wsgi_server_without_the_hand_over(sandbox: Sandbox, api: Api) -> None:
+    # The app on its own (as under gunicorn): the request's thread follows the events itself.
+    assert sandbox.services is not None
+    app = create_app(sandbox.config, services=sandbox.services)
+    inbox = api.create_inbox()
+    response = app.test_client().get(
+        f"/v1/inboxes/{inbox['id']}/stream",
+        headers={"Authorization": f"Bearer {api.key}"},
+        buffered=False,
+    )
+    assert response.status_code == 200
+    chunks = iter(response.response)
+    try:
+        assert next(chunks) == b"retry: 1000\n\n"
+        send(api, inbox, to=inbox["address"], subject="without hand-over")
+        text = b""
+        while b"message.received" not in text:
+            text += next(chunks)
+    finally:
+        response.close()
+    assert b'"subject":"without hand-over"' in text
