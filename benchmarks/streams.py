@@ -10,12 +10,16 @@ generator adds little to the machine's load.
 In the same run, the baseline: one ``GET .../messages/wait`` on another inbox, woken by
 mail to it, the same way (250 to the wait's answer).
 
+Then, with 1,000 streams open (``--quick``: 200), the latency of a plain API read beside
+them, and the time for one event to reach every one of them.
+
 Target: p50 <= 20 ms.
 """
 
 from __future__ import annotations
 
 import re
+import resource
 import selectors
 import smtplib
 import socket
@@ -107,6 +111,11 @@ def deliver(smtp: smtplib.SMTP, address: str, mail: bytes) -> tuple[float, str]:
     return accepted, found.group().decode()
 
 
+def raise_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+
+
 def wait(api: Api, inbox: str, params: dict[str, str], answer: dict[str, str | float]) -> None:
     """One ``messages/wait``; ``answer`` gets when it came back and the message's id."""
     response = api.request("GET", f"{inbox}/messages/wait", params=params)
@@ -128,6 +137,8 @@ def parked(base_url: str, timeout: float = 10) -> None:
 def main() -> int:
     args = parser(__doc__.splitlines()[0]).parse_args()
     messages = 10 if args.quick else 60
+    many = 200 if args.quick else 1000
+    raise_open_file_limit()  # every stream is a socket here too
     report = Report("streams", args.quick)
     to_streams: list[float] = []
     to_wait: list[float] = []
@@ -166,6 +177,21 @@ def main() -> int:
                     missed += 1
         elapsed = time.perf_counter() - started
         server_cpu = (cpu_seconds(server.pid) - cpu_before) / elapsed
+        # Many streams at once: API answers beside them, and one event to every one.
+        crowd = StreamClients(server.base_url, api.key, watched["id"], many - CLIENTS)
+        crowd.start()
+        api_ms = []
+        for _ in range(100):
+            began = time.perf_counter()
+            api.ok("GET", f"/v1/inboxes/{waited['id']}")
+            api_ms.append((time.perf_counter() - began) * 1000)
+        with smtplib.SMTP(HOST, server.smtp_port, timeout=30) as smtp:
+            smtp.ehlo("bench.example")
+            accepted, message_id = deliver(smtp, watched["address"], stream_mail)
+        everyone = clients.wait_for(message_id, CLIENTS, 30)
+        everyone += crowd.wait_for(message_id, many - CLIENTS, 30)
+        missed += many - len(everyone)
+        crowd.close()
         clients.close()
         waiter.close()
         api.close()
@@ -175,6 +201,10 @@ def main() -> int:
     report.add("baseline: wait answer after 250, p50", percentile(to_wait, 50), "ms")
     report.add("baseline: wait answer after 250, p99", percentile(to_wait, 99), "ms")
     report.add("server CPU", 100 * server_cpu, "%")
+    report.add(f"{many} streams: GET inbox, p50", percentile(api_ms, 50), "ms")
+    report.add(f"{many} streams: GET inbox, p99", percentile(api_ms, 99), "ms")
+    last = max(everyone, default=accepted + 30)  # 30 s: nobody got it
+    report.add(f"{many} streams: event after 250 to the last", (last - accepted) * 1000, "ms")
     report.note(
         f"{len(to_streams)} stream samples ({messages} messages x {CLIENTS} clients) and "
         f"{len(to_wait)} wait samples, {missed} missed"
