@@ -31,6 +31,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/sandbox/v1/inboxes/{inbox_id}/status"): {"status": "suspended"},
     ("post", "/sandbox/v1/inboxes/{inbox_id}/messages"): {"subject": "x", "body_text": "hi"},
     ("post", "/sandbox/v1/messages/{message_id}/simulate"): {"event": "opened"},
+    ("post", "/sandbox/v1/inboxes/{inbox_id}/faults"): {"fail_next": 1},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("get", "/v1/inboxes/{inbox_id}/messages/wait"): {"timeout_ms": "0"},

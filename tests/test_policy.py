@@ -169,6 +169,17 @@ CASES: list[tuple[policy.Reason, str, int, str, str, dict | None, dict]] = [
         None,
         {},
     ),
+    (
+        policy.InjectedFault("a@x.org", status=503, smtp_code=554, retry_after=3, remaining=2),
+        "554 5.3.0 injected fault: inbox a@x.org fails this send on purpose (2 more to fail; "
+        "clear with DELETE /sandbox/v1/inboxes/{id}/faults)",
+        503,
+        "service_unavailable",
+        "injected fault: inbox a@x.org fails this send on purpose (2 more to fail; "
+        "clear with DELETE /sandbox/v1/inboxes/{id}/faults)",
+        {"injected_fault": True, "remaining": 2},
+        {"Retry-After": "3"},
+    ),
 ]
 
 

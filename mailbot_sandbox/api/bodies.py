@@ -39,10 +39,12 @@ from mailbot_sandbox.api.checks import (
     SomeAddresses,
     Text,
 )
+from mailbot_sandbox.api.errors import FaultStatus
 from mailbot_sandbox.core.domains import DnsRecordRow
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
 from mailbot_sandbox.core.engagement import ENGAGEMENT_EVENTS
 from mailbot_sandbox.core.events import EVENT_TYPES, SHORT_NAMES
+from mailbot_sandbox.core.faults import MAX_FAILURES, MAX_LATENCY_MS, NewFault
 from mailbot_sandbox.core.inboxes import (
     DEFAULT_DAILY_SEND_LIMIT,
     MAX_DAILY_SEND_LIMIT,
@@ -145,6 +147,23 @@ class StatusBody(Shape):
     """``POST /sandbox/v1/inboxes/{inbox_id}/status``."""
 
     status: Status
+
+
+class FaultBody(Shape):
+    """``POST /sandbox/v1/inboxes/{inbox_id}/faults``: fail the next ``fail_next`` sends
+    (``status`` over HTTP, ``smtp_code`` over SMTP) and/or delay each by ``latency_ms``."""
+
+    fail_next: Annotated[StrictInt, Field(ge=0, le=MAX_FAILURES)] = 0
+    status: FaultStatus = 503
+    smtp_code: Annotated[StrictInt, Field(ge=400, le=599)] = 451
+    retry_after: Annotated[StrictInt, Field(ge=0, le=3600)] = 1
+    latency_ms: Annotated[StrictInt, Field(ge=0, le=MAX_LATENCY_MS)] = 0
+    applies_to: Annotated[list[Literal["send", "receive"]], Field(min_length=1)] = ["send"]
+
+    def to_core(self) -> NewFault:
+        """The request as core takes it."""
+        fields = self.model_dump(exclude={"applies_to"})
+        return NewFault(**fields, applies_to=tuple(self.applies_to))
 
 
 class NewDomainBody(Shape):

@@ -6,22 +6,32 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.bodies import ClockBody, DnsBody, InjectBody, SimulateBody, StatusBody
+from mailbot_sandbox.api.bodies import (
+    ClockBody,
+    DnsBody,
+    FaultBody,
+    InjectBody,
+    SimulateBody,
+    StatusBody,
+)
 from mailbot_sandbox.api.common import account, authenticate, listing, services, single
 from mailbot_sandbox.api.objects import (
     Captured,
     Clock,
     Deleted,
+    Fault,
     Inbox,
     Message,
     PublishedDnsRecord,
     captured_json,
+    fault_json,
     inbox_json,
     message_of,
 )
 from mailbot_sandbox.api.queries import OutboxQuery
 from mailbot_sandbox.api.routes import route
 from mailbot_sandbox.core.maintenance import erase_inbox, reset_account
+from mailbot_sandbox.errors import NotFound
 from mailbot_sandbox.ids import format_time
 
 bp = Blueprint("control", __name__, url_prefix="/sandbox/v1")
@@ -102,6 +112,29 @@ def clear_dns() -> Response:
 def set_inbox_status(inbox_id: str, body: StatusBody) -> Response:
     """Set an inbox to ``active``, ``disabled`` or ``suspended``, as the hosted side would."""
     return single(inbox_json(services().inboxes.set_status(account(), inbox_id, body.status)))
+
+
+@route(bp, "POST", "/inboxes/<inbox_id>/faults", "Inject a fault", body=FaultBody, response=Fault)
+def set_fault(inbox_id: str, body: FaultBody) -> Response:
+    """Make the inbox's next ``fail_next`` sends fail (API: ``status``; SMTP: ``smtp_code``)
+    and/or delay each by ``latency_ms``; ``applies_to`` ``receive`` does the same to SMTP
+    deliveries to it. Replaces the fault the inbox had."""
+    return single(fault_json(services().faults.set(account(), inbox_id, body.to_core())))
+
+
+@route(bp, "GET", "/inboxes/<inbox_id>/faults", "An inbox's fault", response=Fault)
+def get_fault(inbox_id: str) -> Response:
+    """The inbox's fault: ``fail_next`` counts the failures still to come."""
+    row = services().faults.get(account(), inbox_id)
+    if row is None:
+        raise NotFound(f"inbox {inbox_id} has no fault set")
+    return single(fault_json(row))
+
+
+@route(bp, "DELETE", "/inboxes/<inbox_id>/faults", "Clear an inbox's fault", response=Deleted)
+def clear_fault(inbox_id: str) -> Response:
+    """Clear the inbox's fault: ``deleted`` is 1, or 0 when it had none."""
+    return single({"deleted": services().faults.clear(account(), inbox_id)})
 
 
 @route(

@@ -5,7 +5,7 @@ error code and headers, and the one error body, ``{"error": {"code", "message", 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from flask import Response, jsonify
 
@@ -15,6 +15,7 @@ from mailbot_sandbox.core.policy import (
     DailyLimit,
     DomainNotVerified,
     InboxInactive,
+    InjectedFault,
     NoRecipientLeft,
     PermissionDenied,
     Reason,
@@ -61,7 +62,25 @@ REASON_STATUS: dict[type[Reason], tuple[int, str]] = {
     AmbiguousRecipient: (400, "invalid_request"),
     SenderMismatch: (403, "permission_denied"),  # SMTP submission only
     NoRecipientLeft: (400, "invalid_request"),
+    InjectedFault: (503, "service_unavailable"),  # the status the fault names, see _refusal
 }
+
+# The statuses a fault injected on an inbox may answer its sends with (the SDK retries 5xx),
+# and the error code of each.
+FaultStatus = Literal[400, 403, 408, 409, 422, 429, 500, 502, 503, 504]
+FAULT_CODES: dict[int, str] = {
+    400: "invalid_request",
+    403: "permission_denied",
+    408: "request_timeout",
+    409: "conflict",
+    422: "compliance_blocked",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+FAULT_STATUSES = tuple(FAULT_CODES)
 
 # Werkzeug's own errors (unknown route, wrong method, body too large, ...).
 HTTP_CODES = {
@@ -116,6 +135,11 @@ def _refusal(reason: Reason, message: str) -> HttpError:
             headers["Retry-After"] = str(retry_after)
         case DomainNotVerified(domain=domain) | ComplianceBlocked(domain=domain):
             details = {"domain": domain}
+        case InjectedFault(status=fault_status, retry_after=retry_after, remaining=remaining):
+            status, code = fault_status, FAULT_CODES[fault_status]
+            details = {"injected_fault": True, "remaining": remaining}
+            if status in (429, 503):
+                headers["Retry-After"] = str(retry_after)
     return HttpError(status, code, message, details, headers)
 
 

@@ -15,6 +15,7 @@ from mailbot_sandbox.api.bodies import (
     SendWithInboxBody,
 )
 from mailbot_sandbox.api.common import account, content_disposition, listing, services, single
+from mailbot_sandbox.api.errors import FAULT_STATUSES
 from mailbot_sandbox.api.objects import Message, message_of, messages_json
 from mailbot_sandbox.api.queries import MessageQuery, WaitQuery
 from mailbot_sandbox.api.routes import route
@@ -22,8 +23,9 @@ from mailbot_sandbox.api.routes import route
 bp = Blueprint("messages", __name__)
 
 # A send is refused by the inbox's permission or status (403), its size (413), its domain
-# under the strict policy (422) or its daily limit (429).
-SEND_ERRORS = (403, 404, 413, 422, 429)
+# under the strict policy (422) or its daily limit (429); a fault injected on the inbox
+# answers any status of FAULT_STATUSES.
+SEND_ERRORS = tuple(sorted({403, 404, 413, 422, 429, *FAULT_STATUSES}))
 
 
 def one(row: Mapping[str, Any], status: int = 200) -> Response:

@@ -162,6 +162,17 @@ class PublishedDnsRecord(Out):
     priority: int | None
 
 
+class Fault(Out):
+    inbox_id: str
+    fail_next: int
+    status: int
+    smtp_code: int
+    retry_after: int
+    latency_ms: int
+    applies_to: list[Literal["send", "receive"]]
+    created_at: Time
+
+
 class Deleted(Out):
     deleted: int | dict[str, int]
 
@@ -306,6 +317,11 @@ def thread_json(
     if messages is not None:
         data["messages"] = messages
     return data
+
+
+def fault_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A :class:`Fault`."""
+    return {key: row[key] for key in Fault.model_fields}
 
 
 def captured_json(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.clock import Clock
 from mailbot_sandbox.core.drafts import InjectedMail, NewMessage, ReplyDraft
 from mailbot_sandbox.core.engagement import Engagement
+from mailbot_sandbox.core.faults import Faults
 from mailbot_sandbox.core.inboxes import Inboxes, InboxRow
 from mailbot_sandbox.core.messages import MessageRow, Messages
 from mailbot_sandbox.core.outbox import listed_attachments
@@ -75,11 +76,13 @@ class Delivery:
         messages: Messages,
         metrics: Metrics,
         engagement: Engagement,
+        faults: Faults,
         local_account: Callable[[], Account] | None = None,
     ) -> None:
         """``local_account`` gives the account where the catch-all keeps plain SMTP mail to
         outside addresses; without it such mail is refused as unknown."""
         self._store = store
+        self._faults = faults
         self._metrics = metrics
         self._local_account = local_account
         self._clock = clock
@@ -221,6 +224,7 @@ class Delivery:
         too_many = within_recipient_cap(len(named))
         if too_many is not None:
             raise refusal(too_many)
+        self._faults.before_api_send(inbox)
         return self._sender.compose_and_send(
             account, inbox, message, to=message.to, subject=message.subject
         )
@@ -232,6 +236,7 @@ class Delivery:
         parent = self._messages.get(account, inbox_id, message_id)
         inbox = self._inboxes.row(account, inbox_id)
         check_can_send(inbox)
+        self._faults.before_api_send(inbox)
         own = inbox["address"].lower()
         if parent["direction"] == "inbound":
             to = parent["reply_to"] or [parent["from_address"]]

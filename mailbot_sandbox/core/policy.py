@@ -108,6 +108,19 @@ class SenderMismatch:
     where: Literal["envelope", "From"]
 
 
+@dataclass(frozen=True)
+class InjectedFault:
+    """The control plane told the inbox's next sends (or SMTP deliveries) to fail: with
+    ``status`` over HTTP, ``smtp_code`` over SMTP; ``remaining`` more will fail after this
+    one, and a client told to retry may do so in ``retry_after`` seconds."""
+
+    address: str
+    status: int
+    smtp_code: int
+    retry_after: int
+    remaining: int
+
+
 Reason = (
     PermissionDenied
     | InboxInactive
@@ -120,6 +133,7 @@ Reason = (
     | DomainNotVerified
     | ComplianceBlocked
     | SenderMismatch
+    | InjectedFault
 )
 
 
@@ -272,6 +286,11 @@ def describe(reason: Reason) -> str:
                 f"{what} <{sender}> is not <{address}>, the inbox this session logged in as; "
                 "send as that address (or start the sandbox with --smtp-sender-check off "
                 "to relay for others)"
+            )
+        case InjectedFault(address, remaining=remaining):
+            return (
+                f"injected fault: inbox {address} fails this send on purpose "
+                f"({remaining} more to fail; clear with DELETE /sandbox/v1/inboxes/{{id}}/faults)"
             )
     raise AssertionError(f"unknown reason {reason!r}")  # pragma: no cover
 

@@ -17,6 +17,7 @@ from mailbot_sandbox.core.delivery import Delivery
 from mailbot_sandbox.core.domains import Domains
 from mailbot_sandbox.core.engagement import Engagement
 from mailbot_sandbox.core.events import Events
+from mailbot_sandbox.core.faults import Faults
 from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.core.messages import Messages
 from mailbot_sandbox.core.notify import Notifier
@@ -82,6 +83,7 @@ class Services:
         self.webhooks = Webhooks(self.store, self.clock, self.inboxes, self.events)
         self.engagement = Engagement(self.store, self.clock, config, self.events, self.inboxes)
         self.streams = Streams(self.inboxes, self.events)
+        self.faults = Faults(self.store, self.clock, self.inboxes)
         self.delivery = Delivery(
             self.store,
             self.clock,
@@ -90,6 +92,7 @@ class Services:
             self.messages,
             self.metrics,
             self.engagement,
+            self.faults,
             local_account=self._local_account if local_key else None,
         )
 

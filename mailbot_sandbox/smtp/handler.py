@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -9,13 +10,14 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailbot_sandbox.core.accounts import Account
-from mailbot_sandbox.core.policy import Refused, may_send, within_recipient_cap
+from mailbot_sandbox.core.policy import InjectedFault, Refused, may_send, within_recipient_cap
 from mailbot_sandbox.core.services import Services
 from mailbot_sandbox.errors import ApiError
 from mailbot_sandbox.mail.addresses import parse_address
 from mailbot_sandbox.mail.parse import parse_message
 from mailbot_sandbox.smtp import replies
 from mailbot_sandbox.smtp.writer import InFlight, LoopWriter
+from mailbot_sandbox.store.faults import Scope
 
 T = TypeVar("T")
 
@@ -106,11 +108,33 @@ class MailHandler:
                 return replies.invalid_address(address)
         else:
             reason = self.services.delivery.refuse_recipient(address)  # one indexed read
+            if reason is None:
+                reason = await self._injected_fault(address)
             if reason is not None:
                 return replies.refusal(reason)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
+
+    async def _injected_fault(
+        self, address: str, submitter: Submitter | None = None
+    ) -> InjectedFault | None:
+        """Apply a fault injected on the inbox at ``address`` to this delivery to it (or, for
+        a ``submitter``, this submission from it): wait its latency on the loop, so only this
+        session waits, then use up one failure if any is left."""
+        faults = self.services.faults
+        if submitter is None:
+            fault = faults.pending_at(address, "receive")
+        else:
+            fault = faults.pending(submitter.inbox_id, "send")
+        if fault is None:
+            return None
+        if fault["latency_ms"]:
+            await asyncio.sleep(fault["latency_ms"] / 1000)
+        if not fault["fail_next"]:
+            return None
+        scope: Scope = "receive" if submitter is None else "send"
+        return await self._stored(faults.take, fault["inbox_id"], address, scope)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.in_flight.add(1)
@@ -125,6 +149,9 @@ class MailHandler:
         content = parse_message(raw)
         submitter = session.auth_data
         if isinstance(submitter, Submitter):
+            fault = await self._injected_fault(submitter.address, submitter)
+            if fault is not None:
+                return replies.refusal(fault)
             sent = await self._stored(
                 self.services.delivery.submit_smtp,
                 submitter.account,

@@ -12,6 +12,7 @@ from mailbot_sandbox.core.policy import (
     DailyLimit,
     DomainNotVerified,
     InboxInactive,
+    InjectedFault,
     NoRecipientLeft,
     PermissionDenied,
     Reason,
@@ -35,6 +36,7 @@ CODES: dict[type[Reason], str] = {
     TooLarge: "552 5.3.4",  # message too big for system
     TooManyRecipients: "452 4.5.3",  # too many recipients: the client sends the rest later
     SenderMismatch: "553 5.7.1",  # sender address not allowed for this login
+    InjectedFault: "451 4.3.0",  # the default; a fault names its own code, see refusal()
 }
 
 RECIPIENT_OK = "250 2.1.5 OK"
@@ -49,6 +51,8 @@ def invalid_address(address: str) -> str:
 
 def refusal(reason: Reason) -> str:
     """The SMTP reply that refuses with ``reason``."""
+    if isinstance(reason, InjectedFault):  # the code the fault names; X.3.0: system status
+        return f"{reason.smtp_code} {reason.smtp_code // 100}.3.0 {describe(reason)}"
     return f"{CODES[type(reason)]} {describe(reason)}"
 
 

@@ -11,7 +11,7 @@ connection (steps of a caller's transaction) and return typed rows:
 - ``threads``; ``domains``: custom domains and the sandbox's DNS records;
 - ``outbox``: captured mail to outside addresses;
 - ``search``: the full-text index, and a parsed search rendered into SQL;
-- ``audit``: the audit log;
+- ``audit``: the audit log; ``faults``: faults injected into inboxes by the control plane;
 - ``upkeep``: erasing, retention pruning, and whole-store figures.
 """
 

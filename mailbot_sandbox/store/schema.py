@@ -299,6 +299,20 @@ def _engagement(db: sqlite_utils.Database) -> None:
     )
 
 
+def _faults(db: sqlite_utils.Database) -> None:
+    # One row per inbox with a fault injected through the control plane; looked up by
+    # primary key on every send, so an inbox without one costs a single index probe.
+    db.execute(
+        """
+        CREATE TABLE faults (
+            inbox_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, fail_next INTEGER NOT NULL,
+            status INTEGER NOT NULL, smtp_code INTEGER NOT NULL, retry_after INTEGER NOT NULL,
+            latency_ms INTEGER NOT NULL, applies_to TEXT NOT NULL, created_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -310,6 +324,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0008_audit_log", _audit_log),
     ("0009_catch_all", _catch_all),
     ("0010_engagement", _engagement),
+    ("0011_faults", _faults),
 ]
 
 

@@ -70,6 +70,7 @@ def erase_inbox(store: Store, account_id: str, inbox_id: str) -> int | None:
         drop_unused_blobs(conn, [row[0] for row in captured])
         conn.execute("DELETE FROM threads WHERE inbox_id = ?", [inbox_id])
         conn.execute("DELETE FROM send_counts WHERE inbox_id = ?", [inbox_id])
+        conn.execute("DELETE FROM faults WHERE inbox_id = ?", [inbox_id])
         conn.execute("DELETE FROM inboxes WHERE id = ?", [inbox_id])
         erase_events(conn, account_id, inbox_id)
         erase_engagement(conn, account_id, inbox_id)
@@ -110,7 +111,7 @@ def reset_account(store: Store, account_id: str) -> tuple[int, int]:
             "(SELECT id FROM inboxes WHERE account_id = ?)",
             [account_id],
         )
-        for table in ("inboxes", "domains", "dns_records"):
+        for table in ("inboxes", "domains", "dns_records", "faults"):
             conn.execute(f"DELETE FROM {table} WHERE account_id = ?", [account_id])
         erase_events(conn, account_id)
         erase_engagement(conn, account_id)
