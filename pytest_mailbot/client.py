@@ -188,3 +188,27 @@ class MailbotClient:
     def reset(self) -> dict[str, Any]:
         """Erase everything of this account."""
         return self._data("POST", "/sandbox/v1/reset")
+
+    # -- webhooks and faults --------------------------------------------------------------------
+    def create_webhook(
+        self, url: str, events: list[str], inbox_id: str | None = None
+    ) -> dict[str, Any]:
+        """Subscribe ``url`` to ``events`` (of one inbox, or the whole account); returns the
+        webhook with its ``secret``."""
+        body: dict[str, Any] = {"url": url, "events": events}
+        if inbox_id is not None:
+            body["inbox_id"] = inbox_id
+        return self._data("POST", "/v1/webhooks", json=body)
+
+    def delete_webhook(self, webhook_id: str) -> dict[str, Any]:
+        """Remove a webhook; deliveries still pending for it are dropped."""
+        return self._data("DELETE", f"/v1/webhooks/{webhook_id}")
+
+    def set_fault(self, inbox_id: str, **fault: Any) -> dict[str, Any]:
+        """Inject a fault into an inbox: ``fail_next``, ``status``, ``smtp_code``,
+        ``latency_ms``, ``retry_after``, ``applies_to``."""
+        return self._data("POST", f"/sandbox/v1/inboxes/{inbox_id}/faults", json=fault)
+
+    def clear_fault(self, inbox_id: str) -> dict[str, Any]:
+        """Clear an inbox's injected fault."""
+        return self._data("DELETE", f"/sandbox/v1/inboxes/{inbox_id}/faults")

@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-pytest.register_assert_rewrite("pytest_mailbot.handles", "pytest_mailbot.message")
+pytest.register_assert_rewrite(
+    "pytest_mailbot.handles", "pytest_mailbot.message", "pytest_mailbot.webhooks"
+)
 
 if TYPE_CHECKING:
     from pytest_mailbot.client import MailbotClient
     from pytest_mailbot.handles import Clock, Inbox, Outbox
+    from pytest_mailbot.webhooks import WebhookReceiver
 
 _INBOXES = pytest.StashKey[list["Inbox"]]()
 _FAILED = pytest.StashKey[bool]()
@@ -273,6 +276,31 @@ def mailbot_clock(mailbot: MailbotClient) -> Iterator[Clock]:
     clock = Clock(mailbot)
     yield clock
     clock.reset()
+
+
+@pytest.fixture
+def mailbot_webhook_address() -> tuple[str, int, str | None]:
+    """Where ``mailbot_webhook_receiver`` listens: ``(host, port, url_host)``. Port 0 lets
+    the OS pick; ``url_host`` (None: ``host``) is the name the sandbox posts to. Override it
+    in your ``conftest.py`` for a sandbox in docker: ``("0.0.0.0", 0,
+    "host.docker.internal")``."""
+    return ("127.0.0.1", 0, None)
+
+
+@pytest.fixture
+def mailbot_webhook_receiver(
+    mailbot: MailbotClient, mailbot_webhook_address: tuple[str, int, str | None]
+) -> Iterator[WebhookReceiver]:
+    """A webhook endpoint of this test: ``receiver.subscribe(["message.received"], inbox)``
+    creates a webhook posting to ``receiver.url`` and checks each delivery's signature with
+    its secret; ``receiver.wait_for(event="message.received", timeout=5)`` returns the
+    delivery (``headers``, ``json``, ``data``, ``verified``) or fails listing what did
+    arrive. Its webhooks are deleted after the test."""
+    from pytest_mailbot.webhooks import WebhookReceiver
+
+    host, port, url_host = mailbot_webhook_address
+    with WebhookReceiver(mailbot, host, port, url_host) as receiver:
+        yield receiver
 
 
 @pytest.hookimpl(wrapper=True)
