@@ -7,6 +7,8 @@ Connections are handed to the workers in turn, so N keep-alive clients reach bot
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import signal
@@ -30,6 +32,7 @@ from tests.helpers import (
     smtp_message,
     wait_until_parked,
 )
+from tests.receiver import Receiver
 
 WORKERS = 2
 SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
@@ -276,3 +279,40 @@ def wait_until_streams(base_url: str, count: int, timeout: float = 10) -> None:
     while (open_now := metric(base_url, "mailbot_streams_open")) < count:
         assert time.monotonic() < deadline, f"{open_now:g} of {count} streams open"
         time.sleep(0.01)  # between two reads of the signal, not instead of one
+
+
+def test_mail_at_either_worker_reaches_a_webhook_once_signed(served: Served) -> None:
+    key = f"mb_{uuid.uuid4().hex}"
+    session = clients(served, key, count=1)[0]
+    inbox = new_inbox(session, served.base_url)
+    with Receiver() as receiver:
+        response = session.post(
+            f"{served.base_url}/v1/webhooks",
+            json={"url": receiver.url, "events": ["message.received"]},
+        )
+        assert response.status_code == 201, response.text
+        webhook = response.json()["data"]
+        subjects = [f"worker mail {n}" for n in range(WORKERS * 3)]
+        for subject in subjects:  # one connection each: the workers take them in turn
+            with smtplib.SMTP("127.0.0.1", served.smtp_port) as smtp:
+                smtp.sendmail(
+                    "a@client.example",
+                    [inbox["address"]],
+                    smtp_message("a@client.example", [inbox["address"]], subject=subject),
+                )
+        arrived = receiver.events("message.received", count=len(subjects), timeout=20)
+        log = f"{served.base_url}/v1/webhooks/{webhook['id']}/deliveries"
+        deadline = time.monotonic() + 10
+        while True:  # until the log says every delivery is done: nothing more on its way
+            deliveries = session.get(log, params={"limit": 100}).json()["data"]
+            if {d["status"] for d in deliveries} == {"delivered"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(deliveries) == len(subjects) + 1  # and the test event
+        assert all(d["attempt_count"] == 1 for d in deliveries), deliveries
+        received = [r for r in receiver.received if r.headers["X-Mailbot-Event"] != "webhook.test"]
+    assert sorted(r.json["data"]["subject"] for r in received) == sorted(subjects)  # once each
+    secret = webhook["secret"].encode()
+    for delivery in arrived:
+        expected = hmac.new(secret, delivery.body, hashlib.sha256).hexdigest()
+        assert delivery.headers["X-Mailbot-Signature"] == expected
