@@ -31,6 +31,7 @@ BENCHMARKS = (
     "slow_clients",
     "wal_burst",
     "console",
+    "webhooks",
 )
 TIME_LIMIT = 240  # seconds per benchmark before it counts as failed
 

@@ -1,0 +1,203 @@
+"""Webhook delivery under SMTP load: messages over SMTP with 3 webhook subscribers.
+
+Two accounts on one ``serve`` (two worker processes, as users run it): one without webhooks,
+one whose account has 3 webhooks subscribed to ``message.received``, all posting to a local
+receiver (a threaded HTTP server in this process, one path per subscriber). Rounds alternate
+between them: 4 SMTP clients send a batch to an inbox of the account, then (for the one with
+webhooks) the round waits until every delivery arrived. The ingest rate of each account is
+the batch over its sending time; the latency of a delivery is from the moment its message's
+``250`` reached the client to the moment the receiver read the POST (same clock, same
+process).
+
+Targets: every delivery made (3 per message); latency p50 <= 50 ms and p99 <= 500 ms;
+ingest with webhooks >= 80% of the rate without, in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import uuid
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from _common import HOST, Api, LeanSmtp, Report, Server, parser, percentile, profiled
+
+CLIENTS = 4
+SUBSCRIBERS = 3
+BODY = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30  # ~1.7 KB
+DELIVERY_TIMEOUT = 120.0  # seconds a round waits for its deliveries before it gives up
+
+
+class Receiver:
+    """Records when each subscriber (by path) got ``message.received`` for each subject."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[tuple[str, str], float] = {}
+        self.duplicates = 0
+        self.count = 0
+        self._changed = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived = time.monotonic()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if self.headers.get("X-Mailbot-Event") == "message.received":
+                    subject = json.loads(body)["data"]["subject"]
+                    receiver.record(self.path, subject, arrived)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.server.server_address[1]}/{path}"
+
+    def record(self, path: str, subject: str, arrived: float) -> None:
+        with self._changed:
+            if (path, subject) in self.arrivals:
+                self.duplicates += 1
+            else:
+                self.arrivals[(path, subject)] = arrived
+            self.count += 1
+            self._changed.notify_all()
+
+    def wait_for(self, total: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.arrivals) >= total, timeout)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def mail(sender: str, recipient: str, subject: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@client.example>"
+    message.set_content(BODY)
+    return LeanSmtp.stuff(message.as_bytes())
+
+
+def send_batch(port: int, recipient: str, subjects: list[str]) -> tuple[float, dict[str, float]]:
+    """``CLIENTS`` connections send one message per subject; the seconds it took, and when
+    each message's 250 arrived."""
+    sender = "load@client.example"
+    mails = [mail(sender, recipient, subject) for subject in subjects]
+    replied: dict[str, float] = {}
+    errors: list[str] = []
+    ready = threading.Barrier(CLIENTS + 1)
+
+    def client(index: int) -> None:
+        with LeanSmtp(HOST, port, timeout=60) as smtp:
+            smtp.ehlo("bench.example")
+            ready.wait()
+            try:
+                for n in range(index, len(mails), CLIENTS):
+                    smtp.send(sender, recipient, mails[n], stuffed=True)
+                    replied[subjects[n]] = time.monotonic()
+            except Exception as exc:  # reported below, naming the round
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    began = time.monotonic()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - began
+    if errors:
+        raise RuntimeError(f"SMTP send failed: {errors[0]}")
+    return seconds, replied
+
+
+def main() -> int:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    messages, rounds = (100, 1) if args.quick else (1000, 2)
+    per_round = messages // rounds
+    report = Report("webhooks", args.quick)
+    receiver = Receiver()
+    try:
+        with Server() as server:
+            plain, hooked = Api(server.base_url), Api(server.base_url)
+            plain_inbox = plain.create_inbox()
+            hooked_inbox = hooked.create_inbox()
+            paths = [f"subscriber-{n}" for n in range(SUBSCRIBERS)]
+            for path in paths:
+                hooked.ok(
+                    "POST",
+                    "/v1/webhooks",
+                    json={"url": receiver.url(path), "events": ["message.received"]},
+                )
+            send_batch(server.smtp_port, plain_inbox["address"], ["warm-up"] * CLIENTS)
+            off_seconds = on_seconds = 0.0
+            replied: dict[str, float] = {}
+            missing = 0
+            for number in range(rounds):
+                off_subjects = [f"off {number}-{n}" for n in range(per_round)]
+                off_took, _ = send_batch(server.smtp_port, plain_inbox["address"], off_subjects)
+                off_seconds += off_took
+                on_subjects = [f"on {number}-{n}" for n in range(per_round)]
+                with profiled(server.pid, "webhooks", args.profile and number == 0):
+                    took, times = send_batch(server.smtp_port, hooked_inbox["address"], on_subjects)
+                    expected = len(replied) + len(times)
+                    complete = receiver.wait_for(expected * SUBSCRIBERS, DELIVERY_TIMEOUT)
+                on_seconds += took
+                replied.update(times)
+                if not complete:
+                    missing = len(replied) * SUBSCRIBERS - len(receiver.arrivals)
+                    break
+                print(
+                    f"  round {number + 1}: without webhooks {per_round / off_took:,.0f} msg/s, "
+                    f"with {per_round / took:,.0f} msg/s",
+                    flush=True,
+                )
+            latencies = [
+                1000 * (arrived - replied[subject])
+                for (_, subject), arrived in receiver.arrivals.items()
+            ]
+            plain.close()
+            hooked.close()
+    finally:
+        receiver.stop()
+    sent = len(replied)
+    off_rate = sent / off_seconds
+    on_rate = sent / on_seconds
+    made = len(receiver.arrivals)
+    report.add("deliveries made", made, "count", at_least=sent * SUBSCRIBERS)
+    report.add("250 -> receiver p50", percentile(latencies, 50), "ms", at_most=50)
+    report.add("250 -> receiver p99", percentile(latencies, 99), "ms", at_most=500)
+    report.add("250 -> receiver max", max(latencies, default=float("nan")), "ms")
+    report.add("SMTP ingest without webhooks", off_rate, "msg/s")
+    report.add("SMTP ingest with 3 webhooks", on_rate, "msg/s")
+    report.add("with / without", on_rate / off_rate, "x", at_least=0.8)
+    report.add("duplicate deliveries", receiver.duplicates, "count", at_most=0)
+    if missing:
+        report.note(f"{missing} deliveries had not arrived {DELIVERY_TIMEOUT:g} s after a round")
+    report.note(
+        f"{sent} messages with webhooks ({rounds} round(s)), as many without, {CLIENTS} SMTP "
+        f"clients, ~{len(BODY) // 1024 + 1} KB messages, {SUBSCRIBERS} subscribers on one "
+        "local receiver; serve with its default workers"
+    )
+    report.emit(args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
