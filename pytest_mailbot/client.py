@@ -212,3 +212,17 @@ class MailbotClient:
     def clear_fault(self, inbox_id: str) -> dict[str, Any]:
         """Clear an inbox's injected fault."""
         return self._data("DELETE", f"/sandbox/v1/inboxes/{inbox_id}/faults")
+
+    # -- engagement -----------------------------------------------------------------------------
+    def simulate(self, message_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Simulate an engagement event on a message; returns the message."""
+        return self._data("POST", f"/sandbox/v1/messages/{message_id}/simulate", json=body)
+
+    def message_engagement(self, message_id: str) -> dict[str, Any]:
+        """A message's engagement timeline."""
+        return self._data("GET", f"/v1/engagement/messages/{message_id}")
+
+    def engagement_stats(self, inbox_id: str, period: str = "7d") -> dict[str, Any]:
+        """An inbox's engagement counts and rates over ``period``."""
+        params = {"inbox_id": inbox_id, "period": period}
+        return self._data("GET", "/v1/engagement/stats", params=params)

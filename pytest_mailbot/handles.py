@@ -67,6 +67,7 @@ class Inbox:
             data,
             raw_loader=lambda: self._client.raw(self.id, data["id"]),
             attachment_loader=lambda aid: self._client.attachment(self.id, data["id"], aid),
+            client=self._client,
         )
 
     # -- reading --------------------------------------------------------------------------------
@@ -185,6 +186,12 @@ class Inbox:
         """Reply to ``message`` (a Message or its id) from this inbox; returns the sent copy."""
         message_id = message.id if isinstance(message, Message) else message
         return self._message(self._client.reply(self.id, message_id, **fields))
+
+    def engagement(self, period: str = "7d") -> dict[str, Any]:
+        """This inbox's engagement counts and rates over ``period`` (``24h``, ``7d``,
+        ``30d``, by the account clock): ``sent``, ``delivered``, ``opened``, ``clicked``,
+        ``bounced``, ``complained`` and each ``*_rate``."""
+        return self._client.engagement_stats(self.id, period)
 
     def __repr__(self) -> str:
         return f"<Inbox {self.address} ({self.id})>"

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mailbot.content import anchors, find_code, text_urls
+
+if TYPE_CHECKING:
+    from pytest_mailbot.client import MailbotClient
 
 
 class Attachment:
@@ -40,10 +43,12 @@ class Message:
         data: dict[str, Any],
         raw_loader: Callable[[], bytes],
         attachment_loader: Callable[[str], bytes] | None = None,
+        client: MailbotClient | None = None,
     ) -> None:
         self.data = data
         self._raw_loader = raw_loader
         self._attachment_loader = attachment_loader
+        self._client = client
 
     # -- fields ---------------------------------------------------------------------------------
     @property
@@ -169,6 +174,45 @@ class Message:
                 return found
         body = self.text or self.html
         raise AssertionError(f"no one-time code in message {self.subject!r}:\n{body}")
+
+    # -- engagement -----------------------------------------------------------------------------
+    def simulate(self, event: str, url: str | None = None) -> Message:
+        """Make ``event`` (``delivered``, ``opened``, ``clicked``, ``bounced``,
+        ``complained``) happen to this message as the hosted side would report it: the event
+        is recorded, webhooks and streams get it, a sent message's ``status`` follows.
+        Returns this message, re-read."""
+        if self._client is None:
+            raise RuntimeError("this message was not read through an inbox of the plugin")
+        body: dict[str, Any] = {"event": event}
+        if url is not None:
+            body["url"] = url
+        self.data = self._client.simulate(self.id, body)
+        return self
+
+    def open(self) -> Message:
+        """The recipient opens this message (``message.opened``)."""
+        return self.simulate("opened")
+
+    def click(self, url: str | None = None) -> Message:
+        """The recipient clicks ``url`` (by default the message's first link) in this
+        message (``message.clicked``)."""
+        links = self.links
+        return self.simulate("clicked", url or (links[0] if links else None))
+
+    def bounce(self) -> Message:
+        """This message bounces (``message.bounced``)."""
+        return self.simulate("bounced")
+
+    def complain(self) -> Message:
+        """The recipient marks this message as spam (``message.complained``)."""
+        return self.simulate("complained")
+
+    def engagement(self) -> dict[str, Any]:
+        """This message's engagement timeline: ``status``, ``opens``, ``clicks`` and its
+        ``events`` oldest first."""
+        if self._client is None:
+            raise RuntimeError("this message was not read through an inbox of the plugin")
+        return self._client.message_engagement(self.id)
 
     def __repr__(self) -> str:
         return f"<Message {self.id} from {self.from_address} {self.subject!r}>"

@@ -115,3 +115,35 @@ def test_the_receiver_answers_failures_when_told_and_works_without_pytest() -> N
             receiver.wait_for(event="message.opened", timeout=0.1)
         with pytest.raises(RuntimeError, match="client"):
             receiver.subscribe(["message.received"])
+
+
+def test_engagement_helpers_on_sent_messages(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_inner_engagement="""
+        def test_open_click_bounce(mailbot_inbox, mailbot_webhook_receiver):
+            sender = mailbot_inbox()
+            mailbot_webhook_receiver.subscribe(["opened", "clicked"], sender)
+            sent = sender.send(
+                "reader@example.com", "News", body_html='<a href="https://a.example/x">x</a>'
+            )
+            sent.open()
+            sent.click()  # the message's first link
+            timeline = sent.engagement()
+            assert (timeline["opens"], timeline["clicks"]) == (1, 1)
+            clicked = [e for e in timeline["events"] if e["event"] == "clicked"]
+            assert clicked[0]["url"] == "https://a.example/x"
+            delivery = mailbot_webhook_receiver.wait_for(event="clicked", message_id=sent.id)
+            assert delivery.verified
+            other = sender.send("reader@example.com", "Second", "hi")
+            assert other.bounce().data["status"] == "bounced"
+            assert sender.send("reader@example.com", "Third", "hi").complain().data["status"] == (
+                "complained"
+            )
+            stats = sender.engagement(period="24h")
+            assert (stats["sent"], stats["opened"], stats["bounced"], stats["complained"]) == (
+                3, 1, 1, 1
+            )
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
