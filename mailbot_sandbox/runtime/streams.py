@@ -130,13 +130,13 @@ class StreamHub:
                 ready = self._selector.select(timeout=timeout)
             except OSError:  # the selector was closed by close()
                 return
-            for key, mask in ready:
-                if key.fileobj is self._wake_end:
-                    with contextlib.suppress(OSError):
-                        self._wake_end.recv(4096)
-                    continue
-                self._ready(key.data, mask)
             try:
+                for key, mask in ready:
+                    if key.fileobj is self._wake_end:
+                        with contextlib.suppress(OSError):
+                            self._wake_end.recv(4096)
+                        continue
+                    self._ready(key.data, mask)
                 while self._incoming:
                     self._join(self._incoming.popleft())
                 now = time.monotonic()
@@ -172,6 +172,7 @@ class StreamHub:
     def _catch_up(self, client: _Client) -> None:
         """Give a new or resuming client the events it has not seen, a page per turn; once
         no more wait, it is live."""
+        self._catching_up.add(client)  # until it is done: a failed read is tried again
         found = self._events.after(
             client.position, limit=PAGE, account_id=client.subscription.account_id
         )
@@ -184,8 +185,6 @@ class StreamHub:
             client.position = max(client.position, self._position)
             client.live = True
             self._catching_up.discard(client)
-        else:
-            self._catching_up.add(client)
         if data:
             self._send(client, data)
 
