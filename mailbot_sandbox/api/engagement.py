@@ -122,6 +122,7 @@ def timeline_json(message: MessageRow, events: list[EngagementRow]) -> dict[str,
     query=EngagementEventsQuery,
     response=EngagementEvent,
     envelope="list",
+    errors=(404,),  # inbox_id names no inbox of the account
 )
 def list_events(query: EngagementEventsQuery) -> Response:
     """Delivered, bounced, complained, opened and clicked events of the account, newest
@@ -139,6 +140,7 @@ def list_events(query: EngagementEventsQuery) -> Response:
     "Engagement counts and rates",
     query=EngagementStatsQuery,
     response=EngagementStats,
+    errors=(404,),  # inbox_id names no inbox of the account
 )
 def stats(query: EngagementStatsQuery) -> Response:
     """Messages sent in the period (by the account's clock), and how many of them were
