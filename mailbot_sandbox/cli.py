@@ -115,6 +115,20 @@ def _parser() -> argparse.ArgumentParser:
         "(MAILBOT_WORKERS, default 0; always 1 with --db :memory:)",
     )
     serve.add_argument(
+        "--http-threads",
+        type=int,
+        metavar="N",
+        help="HTTP requests served at once per process; a parked long-poll wait holds one "
+        "(MAILBOT_HTTP_THREADS, default 1500)",
+    )
+    serve.add_argument(
+        "--http-queue",
+        type=int,
+        metavar="N",
+        help="HTTP requests that may wait for a thread; past them, 503 server_busy at once "
+        "(MAILBOT_HTTP_QUEUE, default 500)",
+    )
+    serve.add_argument(
         "--retention-interval",
         type=int,
         metavar="SECONDS",

@@ -44,6 +44,10 @@ class Config:
     # Processes serving one database file; 0 = one per CPU (at most 4). A database in memory
     # lives in one process, so it always gets one.
     workers: int = 0
+    # Requests served at once per process (a parked long-poll wait holds one: the contract's
+    # 1,000 must fit), and requests that may wait for one; past both, a fast 503 server_busy.
+    http_threads: int = 1500
+    http_queue: int = 500
     # Webhook retries wait 30 s, 2 min, 10 min, 1 h, 6 h times this (0.001 in a test: ms);
     # each attempt gives the receiver webhook_timeout seconds to answer.
     webhook_retry_scale: float = 1.0
@@ -145,6 +149,8 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "retention_max_messages": _parse_int("MAILBOT_RETENTION_MAX_MESSAGES", 0, 10**9),
     "retention_interval": _parse_int("MAILBOT_RETENTION_INTERVAL", 1, 86400),
     "workers": _parse_int("MAILBOT_WORKERS", 0, 64),
+    "http_threads": _parse_int("MAILBOT_HTTP_THREADS", 1, 100_000),
+    "http_queue": _parse_int("MAILBOT_HTTP_QUEUE", 0, 1_000_000),
     "webhook_retry_scale": _parse_float("MAILBOT_WEBHOOK_RETRY_SCALE", 0, 1000),
     "webhook_timeout": _parse_float("MAILBOT_WEBHOOK_TIMEOUT", 0.01, 300),
     "catch_all_key": str,
@@ -177,6 +183,8 @@ _INT_RANGES = {
     "workers": (0, 64),
     "reputation_min_sends": (1, 10**9),
     "reputation_window_days": (1, 3650),
+    "http_threads": (1, 100_000),
+    "http_queue": (0, 1_000_000),
 }
 
 

@@ -83,6 +83,17 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.http_requests_queued = Gauge(
+            f"{PREFIX}http_requests_queued",
+            "HTTP requests waiting for a free request thread right now",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.http_requests_refused = Counter(
+            f"{PREFIX}http_requests_refused",
+            "HTTP requests answered 503 server_busy: every thread busy and the queue full",
+            registry=registry,
+        )
 
     def count_parked(self, delta: int) -> None:
         """Move the parked-waits gauge: +1 as a wait parks, -1 as it wakes."""

@@ -130,7 +130,13 @@ class Sandbox(Addresses):
             self._streams = self._stream_hub(self.services)
             # A worker listens nowhere itself: its supervisor accepts and hands connections on.
             self._http = HttpServer(
-                app, self.config.host, None if worker else self.config.port, self._streams
+                app,
+                self.config.host,
+                None if worker else self.config.port,
+                self._streams,
+                threads=self.config.http_threads,
+                queue=self.config.http_queue,
+                metrics=self.services.metrics,
             )
             self._http.start()
             self._smtp = SmtpServer(

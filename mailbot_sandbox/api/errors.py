@@ -94,6 +94,7 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "invalid_request",
     429: "rate_limited",
+    503: "server_busy",
 }
 
 
@@ -143,11 +144,27 @@ def _refusal(reason: Reason, message: str) -> HttpError:
     return HttpError(status, code, message, details, headers)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """The one error body: ``{"error": {"code", "message", "details"?}}``."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
-    response = jsonify({"error": error})
+    return {"error": error}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    """The error body as a response with ``status``."""
+    response = jsonify(error_body(code, message, details))
     response.status_code = status
     return response
+
+
+def server_busy() -> HttpError:
+    """The answer when every request thread is busy and the queue of waiting requests is
+    full: the server writes it itself, without the app, so it costs no thread."""
+    return HttpError(
+        503,
+        "server_busy",
+        "the sandbox is serving as many requests as it can; retry after a second",
+        headers={"Retry-After": "1"},
+    )

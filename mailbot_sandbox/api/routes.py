@@ -27,7 +27,8 @@ _M = TypeVar("_M", bound=Shape)
 
 # The statuses any route may answer besides its own: a bad query string or body, a body over
 # the size limit, and for /v1 and /sandbox/v1 a missing or unknown key.
-COMMON_ERRORS = (400,)
+# 503: every request thread busy and the queue full (runtime/connections.py).
+COMMON_ERRORS = (400, 503)
 BODY_ERRORS = (413,)
 AUTH_ERRORS = (401,)
 

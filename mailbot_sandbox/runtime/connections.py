@@ -7,14 +7,20 @@ the API stalled for seconds to minutes. Here a connection costs a thread only wh
 of it is in progress. Until the head of its next request has fully arrived, it waits in
 :class:`Parking` (one thread, one ``epoll``/``kqueue`` for every such connection), which also
 closes it when its peer hangs up or takes too long. Complete requests go to
-:class:`RequestThreads`: at most ``limit`` threads, reused; beyond that, requests queue.
+:class:`RequestThreads`: at most ``limit`` threads, reused; beyond that, up to ``queue_limit``
+requests wait their turn, and past that the server answers a fast ``503`` rather than let a
+client hang. Probes (health, readiness, metrics) have a few threads of their own above the
+limit (a second, small :class:`RequestThreads`), so an orchestrator never restarts a sandbox
+for being busy.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
+import re
 import resource
 import selectors
 import socket
@@ -22,6 +28,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
+
+from mailbot_sandbox.api.errors import error_body, server_busy
 
 log = logging.getLogger("mailbot_sandbox")
 
@@ -31,6 +40,10 @@ MAX_HEAD = 256 * 1024  # bytes buffered before the head goes to a thread anyway 
 # Enough for the contract's 1,000 parked long-poll waits per sandbox in a single process,
 # plus the requests that go on meanwhile.
 MAX_REQUEST_THREADS = 1500
+# Requests that wait for a thread; past this many, the next one is answered 503 at once.
+MAX_QUEUED_REQUESTS = 500
+PROBE_THREADS = 4  # threads of their own for probes, above the limit
+PROBE_QUEUE = 64
 IDLE_THREAD_SECONDS = 30.0  # a request thread with nothing to do for this long ends
 
 Dispatch = Callable[[socket.socket, bytes], None]
@@ -50,6 +63,44 @@ def raise_open_file_limit() -> None:
             hard = max(soft, 65536)
         if soft < hard:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def busy_reply() -> bytes:
+    """The whole HTTP response of :func:`~mailbot_sandbox.api.errors.server_busy`."""
+    busy = server_busy()
+    body = json.dumps(error_body(busy.code, busy.message)).encode()
+    head = [
+        f"HTTP/1.1 {busy.status} {HTTPStatus(busy.status).phrase}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in busy.headers.items()),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+# Health, readiness and metrics: probes are served even when every request thread is busy.
+_PROBE = re.compile(rb"(?:GET|HEAD) /(?:health|ready|metrics)[ ?]")
+
+
+def is_probe(head: bytes) -> bool:
+    """Whether the request ``head`` is a health, readiness or metrics probe."""
+    return _PROBE.match(head) is not None
+
+
+def answer_and_close(connection: socket.socket, reply: bytes) -> None:
+    """Send ``reply`` and close, without waiting: the reply is small and the socket's send
+    buffer is empty between requests, so the calling thread (parking's) never blocks."""
+    with contextlib.suppress(OSError):
+        connection.setblocking(False)
+        connection.send(reply)
+        connection.shutdown(socket.SHUT_WR)
+        # Closing with unread bytes (a request body) would reset the connection, and the
+        # client could lose the reply: take what has arrived.
+        for _ in range(16):
+            if not connection.recv(65536):
+                break
+    connection.close()
 
 
 @dataclass
@@ -160,11 +211,22 @@ class Parking:
 
 
 class RequestThreads:
-    """At most ``limit`` threads run the submitted calls; more calls wait in order. Threads
-    are reused and end after :data:`IDLE_THREAD_SECONDS` without work."""
+    """At most ``limit`` threads run the submitted calls; up to ``queue_limit`` more calls wait
+    in order, and past that :meth:`submit` refuses. Threads are reused and end after
+    :data:`IDLE_THREAD_SECONDS` without work.
 
-    def __init__(self, limit: int = MAX_REQUEST_THREADS) -> None:
+    :param on_queue: told the number of calls waiting whenever it changes (a gauge).
+    """
+
+    def __init__(
+        self,
+        limit: int = MAX_REQUEST_THREADS,
+        queue_limit: int = MAX_QUEUED_REQUESTS,
+        on_queue: Callable[[int], None] | None = None,
+    ) -> None:
         self.limit = limit
+        self.queue_limit = queue_limit
+        self._on_queue = on_queue
         self._queue: collections.deque[tuple[Callable[..., None], tuple[object, ...]]] = (
             collections.deque()
         )
@@ -173,16 +235,31 @@ class RequestThreads:
         self._threads: set[threading.Thread] = set()
         self._closed = False
 
-    def submit(self, call: Callable[..., None], *args: object) -> None:
-        """Run ``call(*args)`` on a free thread, a new one while under the limit, or later."""
+    def submit(self, call: Callable[..., None], *args: object) -> bool:
+        """Run ``call(*args)`` on a free thread, a new one while under the limit, or later.
+
+        Returns False, without running ``call``, when every thread is busy and the queue is
+        full.
+        """
         with self._ready:
+            free = self._idle - len(self._queue)  # idle threads not yet claimed by a call
+            room = self.limit - len(self._threads)
+            if free <= 0 and room <= 0 and len(self._queue) - self._idle >= self.queue_limit:
+                return False
             self._queue.append((call, args))
-            if len(self._queue) <= self._idle:
+            if free > 0:
                 self._ready.notify()
-            elif len(self._threads) < self.limit:
+            elif room > 0:
                 thread = threading.Thread(target=self._work, name="mailbot-http", daemon=True)
                 self._threads.add(thread)
                 thread.start()
+            self._queue_changed()
+            return True
+
+    def _queue_changed(self) -> None:
+        """Report the calls waiting for a thread (called with the lock held)."""
+        if self._on_queue is not None:
+            self._on_queue(max(0, len(self._queue) - self._idle))
 
     def _work(self) -> None:
         me = threading.current_thread()
@@ -199,6 +276,7 @@ class RequestThreads:
                         self._threads.discard(me)
                         return
                 call, args = self._queue.popleft()
+                self._queue_changed()
             try:
                 call(*args)
             except Exception:  # one request's failure must not end the thread

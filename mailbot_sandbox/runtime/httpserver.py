@@ -30,10 +30,18 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from mailbot_sandbox.api.streams import HAND_OVER
 from mailbot_sandbox.core.streams import Subscription
 from mailbot_sandbox.errors import ConfigError
+from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.runtime.connections import (
+    MAX_QUEUED_REQUESTS,
+    MAX_REQUEST_THREADS,
+    PROBE_QUEUE,
+    PROBE_THREADS,
     Parking,
     RequestThreads,
+    answer_and_close,
+    busy_reply,
     head_complete,
+    is_probe,
     raise_open_file_limit,
 )
 from mailbot_sandbox.runtime.streams import StreamHub
@@ -273,21 +281,36 @@ class _Server(BaseWSGIServer):
 
     multithread = True
 
-    def __init__(self, host: str, port: int, app: Any, fd: int, streams: StreamHub | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        app: Any,
+        fd: int,
+        streams: StreamHub | None,
+        threads: RequestThreads,
+        metrics: Metrics,
+    ) -> None:
         super().__init__(host, port, app, handler=KeepAliveHandler, fd=fd)
         self.streams = streams
         self.heads: dict[socket.socket, bytes] = {}  # for the handler about to serve each
         # Connections with a request in progress and the threads serving them.
         self.connections: dict[socket.socket, threading.Thread] = {}
-        self.threads = RequestThreads()
+        self.threads = threads
+        self.probe_threads = RequestThreads(PROBE_THREADS, PROBE_QUEUE)
+        self.metrics = metrics
         self.parking = Parking(self._dispatch)
+        self._busy = busy_reply()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """A new connection waits in parking for its first request head."""
         self.parking.park(request, kept_alive=False)
 
     def _dispatch(self, connection: socket.socket, head: bytes) -> None:
-        self.threads.submit(self._serve, connection, head)
+        threads = self.probe_threads if is_probe(head) else self.threads
+        if not threads.submit(self._serve, connection, head):
+            self.metrics.http_requests_refused.inc()
+            answer_and_close(connection, self._busy)
 
     def _serve(self, connection: socket.socket, head: bytes) -> None:
         try:
@@ -322,14 +345,26 @@ class HttpServer:
     """
 
     def __init__(
-        self, app: Any, host: str, port: int | None, streams: StreamHub | None = None
+        self,
+        app: Any,
+        host: str,
+        port: int | None,
+        streams: StreamHub | None = None,
+        *,
+        threads: int = MAX_REQUEST_THREADS,
+        queue: int = MAX_QUEUED_REQUESTS,
+        metrics: Metrics | None = None,
     ) -> None:
         self._listening = port is not None
         raise_open_file_limit()
+        metrics = metrics or Metrics()
+        request_threads = RequestThreads(threads, queue, metrics.http_requests_queued.set)
         # Bound here rather than by werkzeug, which answers "port in use" with sys.exit().
         # Without a port, werkzeug still wants a socket: an unbound one that never listens.
         with bind(host, port, "HTTP") if port is not None else socket.socket() as listener:
-            self._server = _Server(host, port or 0, app, fd=listener.fileno(), streams=streams)
+            self._server = _Server(
+                host, port or 0, app, listener.fileno(), streams, request_threads, metrics
+            )
         # serve_forever notices shutdown() once per poll interval: 0.5 s by default, which
         # every test session would wait at its end.
         self._thread = threading.Thread(
@@ -357,5 +392,6 @@ class HttpServer:
             with contextlib.suppress(OSError):  # already gone
                 connection.shutdown(socket.SHUT_RDWR)
         self._server.threads.close(timeout=10)
+        self._server.probe_threads.close(timeout=10)
         if self._listening:
             self._thread.join(timeout=10)
