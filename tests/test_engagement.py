@@ -193,3 +193,10 @@ def test_stats_count_and_rate_per_inbox_and_follow_the_account_clock(
     with pytest.raises(MailBotError) as bad:
         client.engagement.events(event="sent")
     assert "allowed" in str(bad.value)
+
+
+def test_reports_of_an_unknown_inbox_are_404(client: MailBot) -> None:
+    with pytest.raises(NotFoundError):
+        client.engagement.events(inbox_id="inb_nothing")
+    with pytest.raises(NotFoundError):
+        client.engagement.stats(inbox_id="inb_nothing")
