@@ -77,11 +77,16 @@ def page(new_context: Callable[..., BrowserContext]) -> Page:
 
 
 @pytest.fixture
-def axe_page(new_context: Callable[..., BrowserContext]) -> Page:
-    """A page whose context bypasses the console's Content-Security-Policy, so that axe-core
-    can be injected into it: for the accessibility checks only."""
+def axe_available() -> None:
+    """Skip (or, in CI, fail) a test that needs axe-core when it is not installed."""
     if not AXE_SCRIPT.exists():
         _missing(f"axe-core missing ({AXE_SCRIPT.name}): run scripts/ensure-axe")
+
+
+@pytest.fixture
+def axe_page(axe_available: None, new_context: Callable[..., BrowserContext]) -> Page:
+    """A page whose context bypasses the console's Content-Security-Policy, so that axe-core
+    can be injected into it: for the accessibility checks only."""
     return new_context(bypass_csp=True).new_page()
 
 

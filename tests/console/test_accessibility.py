@@ -71,7 +71,7 @@ def test_no_serious_accessibility_violations(
 
 
 def test_sign_in_page_has_no_serious_accessibility_violations(
-    new_context: Callable[..., BrowserContext], key_sandbox: Sandbox
+    axe_available: None, new_context: Callable[..., BrowserContext], key_sandbox: Sandbox
 ) -> None:
     page = new_context(key_sandbox, bypass_csp=True).new_page()
     page.goto("/sign-in")
