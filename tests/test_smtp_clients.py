@@ -187,3 +187,46 @@ def test_login_logs_no_deprecation_warning(
         assert client.login(inbox["address"], api.key)[0] == 235
         client.noop()  # the login was answered: whatever it logs is logged by now
     assert [r.getMessage() for r in caplog.records if "login_data" in r.getMessage()] == []
+
+
+# -- headers ---------------------------------------------------------------------------------------
+def test_message_json_lists_headers_as_received_in_order(smtp: smtplib.SMTP, api: Api) -> None:
+    inbox = api.create_inbox()
+    raw = (
+        "Received: from a.example\r\n"
+        "Received: from b.example\r\n"
+        f"From: App <app@shop.example>\r\nTo: {inbox['address']}\r\n"
+        "Subject: =?utf-8?q?Caf=C3=A9?= menu\r\n"
+        "X-Campaign: spring\r\n"
+        " -sale\r\n"
+        "\r\n"
+        "Hello\r\n"
+    ).encode()
+    smtp.sendmail("app@shop.example", [inbox["address"]], raw)
+    [message] = api.get(f"/v1/inboxes/{inbox['id']}/messages").json()["data"]
+    assert message["headers"] == [
+        ["Received", "from a.example"],
+        ["Received", "from b.example"],
+        ["From", "App <app@shop.example>"],
+        ["To", inbox["address"]],
+        ["Subject", "Café menu"],
+        ["X-Campaign", "spring -sale"],
+    ]
+    one = api.get(f"/v1/inboxes/{inbox['id']}/messages/{message['id']}").json()["data"]
+    assert one["headers"] == message["headers"]
+
+
+def test_an_api_send_lists_the_headers_it_was_sent_with(api: Api) -> None:
+    inbox = api.create_inbox()
+    sent = api.post(
+        f"/v1/inboxes/{inbox['id']}/messages",
+        json={
+            "to": ["a@example.com"],
+            "subject": "Hi",
+            "body_text": "x",
+            "headers": {"X-Ref": "7"},
+        },
+    ).json()["data"]
+    names = [name for name, _ in sent["headers"]]
+    assert {"From", "To", "Subject", "Message-ID", "Date", "X-Ref"} <= set(names)
+    assert ["Subject", "Hi"] in sent["headers"] and ["X-Ref", "7"] in sent["headers"]

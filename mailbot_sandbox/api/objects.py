@@ -107,6 +107,10 @@ class Message(Out):
     attachments: list[Attachment]
     size: int
     created_at: Time
+    headers: list[tuple[str, str]] = Field(
+        description="every header as received, in order: [name, value] pairs, values unfolded "
+        "and decoded"
+    )
     bcc_addresses: list[str] = Field([], description="outbound messages only")
 
 
@@ -293,6 +297,8 @@ def message_json(
 ) -> dict[str, Any]:
     """A :class:`Message`; ``bcc_addresses`` only on the sender's copy."""
     data = {key: attachments if key == "attachments" else row[key] for key in _MESSAGE_KEYS}
+    if row["headers"] is None:  # stored before headers were kept: read from its bytes
+        data["headers"] = services().messages.headers_of(row)  # type: ignore[arg-type]
     if row["direction"] == "outbound":
         data["bcc_addresses"] = row["bcc_addresses"]
     return data

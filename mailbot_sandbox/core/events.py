@@ -57,6 +57,7 @@ MESSAGE_FIELDS = (
     "attachments",
     "size",
     "created_at",
+    "headers",
 )
 INBOX_FIELDS = (
     "id",

@@ -16,6 +16,7 @@ from mailbot_sandbox.core.threads import Threads
 from mailbot_sandbox.errors import InvalidRequest, NotFound, WaitTimeout
 from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.mail.message import ParsedMail
+from mailbot_sandbox.mail.parse import parse_headers
 from mailbot_sandbox.search.index import SearchIndex
 from mailbot_sandbox.search.query import parse_query
 from mailbot_sandbox.store import Store, messages, search
@@ -131,6 +132,7 @@ class Messages:
             track_opens=int(track_opens),
             track_clicks=int(track_clicks),
             created_at=created_at,
+            headers=content.headers,
         )
         attachments = [
             NewAttachment(
@@ -190,6 +192,13 @@ class Messages:
 
     def attachments_of(self, seqs: list[int]) -> dict[int, list[AttachmentInfo]]:
         return messages.attachments_of(self._store, seqs)
+
+    def headers_of(self, row: MessageRow) -> list[tuple[str, str]]:
+        """A message's headers as received, in order (read from its bytes when it was
+        stored before headers were kept)."""
+        if row["headers"] is not None:
+            return row["headers"]
+        return parse_headers(messages.raw_bytes(self._store, row["raw_id"]))
 
     def raw(self, account: Account, inbox_id: str, message_id: str) -> bytes:
         return messages.raw_bytes(self._store, self.get(account, inbox_id, message_id)["raw_id"])

@@ -32,6 +32,7 @@ from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.mail import dkim
 from mailbot_sandbox.mail.compose import build_message, new_message_id
 from mailbot_sandbox.mail.message import ParsedMail
+from mailbot_sandbox.mail.parse import parse_headers
 from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.store import Store, domains, outbox, sends
 
@@ -178,6 +179,7 @@ class Sender:
             in_reply_to=in_reply_to,
             references=references or [],
             attachments=attachments,
+            headers=parse_headers(raw),
         )
         # Tracking changes only what recipients get; the sender's copy stays as composed.
         tracked = self._engagement.track(

@@ -328,6 +328,21 @@ def _parse(raw: bytes) -> Message:
     return _PARSER.parsebytes(raw)
 
 
+def parse_headers(raw: bytes) -> list[tuple[str, str]]:
+    """The headers of a message as :func:`parse_message` gives them (in order, unfolded,
+    encoded words decoded), reading nothing past the header block; never raises."""
+    end = _HEADER_END.search(raw)
+    try:
+        msg = _PARSER.parsebytes(bytes(raw[: end.end()] if end else raw), headersonly=True)
+    except Exception:
+        return []
+    headers = []
+    for name, value in msg.raw_items():
+        with contextlib.suppress(Exception):
+            headers.append((name, _decode_words(_unfold(value)).strip()))
+    return headers
+
+
 def parse_message(raw: bytes) -> ParsedMail:
     """Parse a received message; never raises, whatever the bytes.
 

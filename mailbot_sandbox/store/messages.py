@@ -47,6 +47,7 @@ _COLUMNS = (
     "track_opens",
     "track_clicks",
     "created_at",
+    "headers",
 )
 _QUOTED = ", ".join('"' + name + '"' for name in _COLUMNS)  # "references" is a keyword
 _INSERT = f"INSERT INTO messages ({_QUOTED}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -81,6 +82,8 @@ class MessageRow(TypedDict):
     track_opens: int
     track_clicks: int
     created_at: str
+    # As received, in order; None for a message stored before headers were kept.
+    headers: list[tuple[str, str]] | None
 
 
 class AttachmentInfo(TypedDict):
@@ -154,6 +157,8 @@ def _message(row: dict[str, Any]) -> MessageRow:
     """The one place a stored message row is decoded."""
     for name in _JSON_COLUMNS:
         row[name] = json.loads(row[name])
+    if row["headers"] is not None:
+        row["headers"] = [tuple(pair) for pair in json.loads(row["headers"])]
     return row  # type: ignore[return-value]  # SELECT * yields exactly MessageRow's keys
 
 
@@ -175,6 +180,8 @@ def insert_message(
         json.dumps(row[name]) if name in _JSON_COLUMNS else row[name]  # type: ignore[literal-required]
         for name in _COLUMNS
     ]
+    if row["headers"] is not None:
+        values[-1] = json.dumps(row["headers"])
     seq = int(conn.execute(_INSERT, values).lastrowid or 0)
     if attachments:
         conn.executemany(

@@ -313,6 +313,12 @@ def _faults(db: sqlite_utils.Database) -> None:
     )
 
 
+def _message_headers(db: sqlite_utils.Database) -> None:
+    # Each message's headers as received, in order: [[name, value], ...] (JSON). Messages
+    # stored before have none here; their headers are read from their bytes when asked for.
+    db.execute("ALTER TABLE messages ADD COLUMN headers TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -325,6 +331,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0009_catch_all", _catch_all),
     ("0010_engagement", _engagement),
     ("0011_faults", _faults),
+    ("0012_message_headers", _message_headers),
 ]
 
 
