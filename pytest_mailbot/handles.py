@@ -36,11 +36,19 @@ class Inbox:
     """A sandbox inbox as a test uses it. ``address`` is what the app under test is given."""
 
     def __init__(
-        self, client: MailbotClient, data: dict[str, Any], *, default_timeout: float = 10.0
+        self,
+        client: MailbotClient,
+        data: dict[str, Any],
+        *,
+        default_timeout: float = 10.0,
+        linkable: bool = True,
     ) -> None:
+        """``linkable``: the sandbox outlives the test run, so a failure may point at
+        :attr:`url` (not so for the plugin's in-process sandbox)."""
         self._client = client
         self.data = data
         self.default_timeout = default_timeout
+        self.linkable = linkable
 
     @property
     def id(self) -> str:
@@ -115,7 +123,11 @@ class Inbox:
             f"no message with {wanted} arrived in {self.address} within {timeout:g} s.\n"
             f"What is in that inbox (newest first):\n"
             f"{describe(self._client.messages(self.id, limit=10))}\n"
-            f"Look at it: {self.url}"
+            + (
+                f"Look at it: {self.url}"
+                if self.linkable
+                else "Its messages are saved as .eml files (see the 'mailbot' section below)."
+            )
         )
 
     def assert_received(

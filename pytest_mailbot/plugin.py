@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from pytest_mailbot.webhooks import WebhookReceiver
 
 _INBOXES = pytest.StashKey[list["Inbox"]]()
+_OUTBOX = pytest.StashKey["Outbox"]()
 _FAILED = pytest.StashKey[bool]()
+_SANDBOX = pytest.StashKey["MailbotSandbox"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY",
         help="API key to use (default: a fresh mb_ key per session and xdist worker, so each "
         "is an isolated account)",
+    )
+    group.addoption(
+        "--mailbot-artifacts",
+        default=None,
+        metavar="DIR",
+        help="where a failed test's mail is written as .eml files, one folder per test "
+        "(default: .pytest_cache/mailbot)",
     )
     parser.addini("mailbot_wait_timeout", "default seconds wait_for() waits", default="10")
     parser.addini(
@@ -160,6 +170,7 @@ def mailbot_sandbox(
         key = pytestconfig.getoption("--mailbot-api-key") or _fresh_key()
         base, smtp_host, smtp_port = external
         handle = MailbotSandbox(base, smtp_host, smtp_port, key, True, timeout)
+        pytestconfig.stash[_SANDBOX] = handle
         yield handle
         handle.close()
         return
@@ -175,6 +186,7 @@ def mailbot_sandbox(
         handle = MailbotSandbox(
             sandbox.base_url, sandbox.smtp_host, sandbox.smtp_port, key, False, timeout
         )
+        pytestconfig.stash[_SANDBOX] = handle
         yield handle
         handle.close()
 
@@ -232,7 +244,12 @@ def mailbot_inbox(
             # Kept (and reported) by an earlier failed test: reclaim the address.
             mailbot.erase_inbox(mailbot_sandbox.kept.pop(address))
             data = mailbot.create_inbox(username=username, **fields)
-        inbox = Inbox(mailbot, data, default_timeout=mailbot_sandbox.wait_timeout)
+        inbox = Inbox(
+            mailbot,
+            data,
+            default_timeout=mailbot_sandbox.wait_timeout,
+            linkable=mailbot_sandbox.external,  # an in-process sandbox ends with the run
+        )
         made.append(inbox)
         return inbox
 
@@ -261,11 +278,15 @@ def mailbot_env(mailbot_sandbox: MailbotSandbox, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture
-def mailbot_outbox(mailbot: MailbotClient) -> Outbox:
-    """What this account sent to addresses outside the sandbox (captured, never sent)."""
+def mailbot_outbox(request: pytest.FixtureRequest, mailbot: MailbotClient) -> Outbox:
+    """What this account sent to addresses outside the sandbox (captured, never sent),
+    including plain SMTP mail the in-process sandbox's catch-all captured; written with the
+    failure artifacts when the test fails."""
     from pytest_mailbot.handles import Outbox
 
-    return Outbox(mailbot)
+    outbox = Outbox(mailbot)
+    request.node.stash[_OUTBOX] = outbox
+    return outbox
 
 
 @pytest.fixture
@@ -303,13 +324,44 @@ def mailbot_webhook_receiver(
         yield receiver
 
 
+def _artifacts_root(config: pytest.Config) -> Path:
+    given = config.getoption("--mailbot-artifacts")
+    if given:
+        return config.invocation_params.dir / given
+    try:
+        cache_dir = str(config.getini("cache_dir"))
+    except ValueError:  # the cache plugin is off, and with it its setting
+        cache_dir = ".pytest_cache"
+    return config.rootpath / cache_dir / "mailbot"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.failed and report.when in ("setup", "call"):
         item.stash[_FAILED] = True
         inboxes = item.stash.get(_INBOXES, [])
-        if inboxes:
-            lines = [f"{i.address}  (kept; its mail: {i.url})" for i in inboxes]
-            report.sections.append(("mailbot inboxes", "\n".join(lines)))
+        outbox = item.stash.get(_OUTBOX, None)
+        sandbox = item.config.stash.get(_SANDBOX, None)
+        if inboxes or outbox is not None:
+            report.sections.append(("mailbot", _save_artifacts(item, inboxes, outbox, sandbox)))
     return report
+
+
+def _save_artifacts(
+    item: pytest.Item, inboxes: list[Inbox], outbox: Outbox | None, sandbox: MailbotSandbox | None
+) -> str:
+    """Write the failed test's mail and say where; link the sandbox only when it outlives
+    the run (an external one): the in-process sandbox and its URLs end with the session."""
+    from pytest_mailbot.artifacts import folder_for, save_mail
+
+    folder = folder_for(_artifacts_root(item.config), item.nodeid)
+    try:
+        lines = save_mail(folder, inboxes, outbox)
+    except Exception as exc:  # a report hook must not raise: say why nothing was saved
+        lines = [f"could not save this test's mail to {folder}: {type(exc).__name__}: {exc}"]
+    else:
+        lines.insert(0, f"this test's mail, as .eml files: {folder}")
+    if sandbox is not None and sandbox.external:
+        lines.extend(f"{i.address}  (kept; its mail: {i.url})" for i in inboxes)
+    return "\n".join(lines)

@@ -57,7 +57,7 @@ def test_a_users_first_test_passes(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
-def test_a_failed_wait_says_what_arrived_and_keeps_the_inbox(pytester: pytest.Pytester) -> None:
+def test_a_failed_wait_says_what_arrived_and_saves_the_mail(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(mailhelpers=SMTP_HELPER)
     pytester.makepyfile(
         test_inner_fail="""
@@ -75,11 +75,39 @@ def test_a_failed_wait_says_what_arrived_and_keeps_the_inbox(pytester: pytest.Py
             "*MailTimeout: no message with subject_contains='Verify'*within 0.3 s.",
             "*What is in that inbox (newest first):",
             "*inbound*from app@example.com*'Welcome aboard'",
-            "*Look at it: http://127.0.0.1:*/v1/inboxes/inb_*/messages",
-            "*mailbot inboxes*",
-            "*@mailbot.id  (kept; its mail: http://127.0.0.1:*",
+            "*Its messages are saved as .eml files (see the 'mailbot' section below).",
+            "*mailbot*",
+            "this test's mail, as .eml files: *test_inner_fail.py_test_waits_for_the_wrong_subject",
+            "*@mailbot.id: 1 message(s) in *",
         ]
     )
+    # The in-process sandbox is gone after the run: no report points at it.
+    assert "/v1/inboxes/" not in result.stdout.str()
+    folder = pytester.path / ".pytest_cache" / "mailbot"
+    [saved] = list(folder.glob("*/*@mailbot.id/001-inbound-msg_*.eml"))
+    assert b"Subject: Welcome aboard" in saved.read_bytes()
+
+
+def test_failure_artifacts_go_where_asked_with_the_outbox(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_inner_outbox="""
+        def test_sends_then_fails(inbox, mailbot_outbox):
+            inbox.send("customer@example.com", "Receipt", "total 12.00")
+            assert False, "the app did something wrong"
+
+        def test_passes(inbox, mailbot_outbox):
+            inbox.send("customer@example.com", "Receipt", "total 12.00")
+    """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--mailbot-artifacts", "mail-artifacts")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*outbox: 1 captured message(s) in *mail-artifacts*"])
+    tests = list((pytester.path / "mail-artifacts").iterdir())
+    assert [t.name for t in tests] == ["test_inner_outbox.py_test_sends_then_fails"]
+    [captured] = list((tests[0] / "outbox").glob("001-out_*.eml"))
+    assert b"total 12.00" in captured.read_bytes()
+    [sent] = list(tests[0].glob("*@mailbot.id/001-outbound-msg_*.eml"))
+    assert sent.read_bytes() == captured.read_bytes()
 
 
 def test_passing_tests_erase_their_inboxes_failing_ones_keep_them(
@@ -106,6 +134,10 @@ def test_passing_tests_erase_their_inboxes_failing_ones_keep_them(
     result.assert_outcomes(passed=1, failed=1)
     passed_id = (pytester.path / "passed.id").read_text()
     failed_id = (pytester.path / "failed.id").read_text()
+    # This sandbox outlives the run, so the report links the kept inbox.
+    result.stdout.fnmatch_lines(
+        [f"*@mailbot.id  (kept; its mail: {sandbox.base_url}/v1/inboxes/{failed_id}/messages)"]
+    )
     assert api.get(f"/v1/inboxes/{passed_id}").status_code == 404
     assert api.get(f"/v1/inboxes/{failed_id}").json()["data"]["status"] == "active"
 
