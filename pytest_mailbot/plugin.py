@@ -4,6 +4,7 @@ server) and by pytest_mailbot.client / handles (what a test holds)."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import uuid
@@ -20,6 +21,7 @@ pytest.register_assert_rewrite(
 
 if TYPE_CHECKING:
     from pytest_mailbot.client import MailbotClient
+    from pytest_mailbot.djangomail import DjangoEmail
     from pytest_mailbot.handles import Clock, Inbox, Outbox
     from pytest_mailbot.webhooks import WebhookReceiver
 
@@ -322,6 +324,20 @@ def mailbot_webhook_receiver(
     host, port, url_host = mailbot_webhook_address
     with WebhookReceiver(mailbot, host, port, url_host) as receiver:
         yield receiver
+
+
+if importlib.util.find_spec("pytest_django") is not None:  # only where pytest-django is
+
+    @pytest.fixture
+    def mailbot_django_email(settings: Any, mailbot_sandbox: MailbotSandbox) -> DjangoEmail:
+        """Point Django's email at this session's sandbox for the test (pytest-django's
+        ``settings`` puts everything back after it): the SMTP backend, the sandbox's host
+        and port, TLS off, no login. ``mailbot_django_email.login_as(inbox)`` logs in as
+        that inbox, so mail goes out from it and a wrong ``DEFAULT_FROM_EMAIL`` is refused.
+        """
+        from pytest_mailbot.djangomail import DjangoEmail
+
+        return DjangoEmail(settings, mailbot_sandbox)
 
 
 def _artifacts_root(config: pytest.Config) -> Path:
