@@ -133,3 +133,23 @@ def test_unwritable_data_folder(tmp_path: Path) -> None:
 def test_malformed_api_key() -> None:
     line = _fails_with(["--db", ":memory:", "--port", "0", "--api-key", "secret"])
     assert "secret" in line and "mb_" in line
+
+
+def test_serve_prints_the_catch_all_key_and_its_account_gets_outside_mail(served) -> None:
+    import smtplib
+
+    _, banner, db = served
+    match = re.search(r"catch-all (mb_\S+)", banner)
+    assert match, banner
+    key = match.group(1)
+    assert (db.parent / "mail.db.catch-all-key").read_text().strip() == key
+    smtp = re.search(r"SMTP\s+(\S+):(\d+)", banner)
+    assert smtp
+    with smtplib.SMTP(smtp.group(1), int(smtp.group(2)), timeout=10) as client:
+        client.sendmail("app@shop.example", ["pat@customer.example"], b"Subject: Hi\r\n\r\nx\r\n")
+    listed = requests.get(
+        f"{_api_url(banner).removesuffix('/v1')}/sandbox/v1/outbox",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=5,
+    ).json()["data"]
+    assert [(e["recipients"], e["subject"]) for e in listed] == [(["pat@customer.example"], "Hi")]

@@ -89,6 +89,24 @@ def test_age_rule_follows_the_account_clock(
     assert_consistent(own_sandbox)
 
 
+def test_age_rule_prunes_what_the_catch_all_captured(
+    own_sandbox: Sandbox, make_api: Callable[..., Api]
+) -> None:
+    import smtplib
+
+    local = make_api(own_sandbox.config.catch_all_key, target=own_sandbox)
+    with smtplib.SMTP(own_sandbox.smtp_host, own_sandbox.smtp_port, timeout=10) as client:
+        client.sendmail("a@shop.example", ["old@example.com"], b"Subject: old\r\n\r\nx\r\n")
+        local.post("/sandbox/v1/clock", json={"advance_seconds": 3 * 86400})
+        client.sendmail("a@shop.example", ["new@example.com"], b"Subject: new\r\n\r\nx\r\n")
+
+    _retention(own_sandbox, retention_days=2).prune()
+
+    listed = local.get("/sandbox/v1/outbox").json()["data"]
+    assert [entry["subject"] for entry in listed] == ["new"]
+    assert_consistent(own_sandbox)
+
+
 def test_off_by_default_and_the_thread_prunes_on_its_own(
     tmp_path: Path, make_api: Callable[..., Api]
 ) -> None:

@@ -135,6 +135,7 @@ def prune(conn: sqlite3.Connection, age_cutoffs: dict[str, str], max_messages: i
             "SELECT seq, 'age' FROM messages WHERE account_id = ? AND created_at < ?",
             [account_id, cutoff],
         )
+        _prune_caught(conn, account_id, cutoff)
     if max_messages:
         conn.execute(
             "INSERT OR IGNORE INTO temp.retention_victims (seq, reason) "
@@ -153,6 +154,17 @@ def prune(conn: sqlite3.Connection, age_cutoffs: dict[str, str], max_messages: i
         return PruneCounts(0, 0, 0)
     threads = _delete_victims(conn)
     return PruneCounts(by_reason.get("age", 0), by_reason.get("count", 0), threads)
+
+
+def _prune_caught(conn: sqlite3.Connection, account_id: str, cutoff: str) -> None:
+    """Delete what the catch-all captured for an account before ``cutoff``: that mail has no
+    message row, so pruning messages never reaches it."""
+    where = "account_id = ? AND message_id IS NULL AND created_at < ?"
+    blobs = conn.execute(f"SELECT raw_id FROM captured WHERE {where}", [account_id, cutoff])
+    raw_ids = [row[0] for row in blobs.fetchall()]
+    if raw_ids:
+        conn.execute(f"DELETE FROM captured WHERE {where}", [account_id, cutoff])
+        drop_unused_blobs(conn, raw_ids)
 
 
 def _delete_victims(conn: sqlite3.Connection) -> int:
