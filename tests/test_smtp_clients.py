@@ -230,3 +230,16 @@ def test_an_api_send_lists_the_headers_it_was_sent_with(api: Api) -> None:
     names = [name for name, _ in sent["headers"]]
     assert {"From", "To", "Subject", "Message-ID", "Date", "X-Ref"} <= set(names)
     assert ["Subject", "Hi"] in sent["headers"] and ["X-Ref", "7"] in sent["headers"]
+
+
+def test_the_console_outbox_shows_catch_all_mail(smtp: smtplib.SMTP, sandbox: Sandbox) -> None:
+    from tests.console_pages import Visitor
+
+    to = "console.reader.5531@example.com"
+    smtp.sendmail("app@shop.example", [to], smtp_message("app@shop.example", [to], "Caught here"))
+    person = Visitor(sandbox.base_url)
+    try:
+        page = person.page("/outbox")
+    finally:
+        person.close()
+    assert any("Caught here" in row.text for row in page.by_testid("captured-row"))
