@@ -36,6 +36,7 @@ _SIMPLE_ADDRESS = re.compile(
     r"\s*(?:([^<>@]*?)\s*<([^<>\s@]+@[^<>\s@]+)>|([^<>\s@]+@[^<>\s@]+))\s*"
 )
 _HEADER_END = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _SIMPLE_CHARSET = re.compile(r';\s*charset\s*=\s*"?([A-Za-z0-9_.:+-]+)"?\s*(?:;|$)', re.I)
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
@@ -330,14 +331,25 @@ def _parse(raw: bytes) -> Message:
 
 def parse_headers(raw: bytes) -> list[tuple[str, str]]:
     """The headers of a message as :func:`parse_message` gives them (in order, unfolded,
-    encoded words decoded), reading nothing past the header block; never raises."""
+    encoded words decoded), reading nothing past the header block; never raises. (A line
+    that is no header is skipped here, where the email parser would end the headers.)
+
+    Split here rather than by the email parser, which costs half as much again as composing
+    the message on an API send's path; the values are decoded by the same functions.
+    """
     end = _HEADER_END.search(raw)
-    try:
-        msg = _PARSER.parsebytes(bytes(raw[: end.end()] if end else raw), headersonly=True)
-    except Exception:
-        return []
+    block = bytes(raw[: end.start()] if end else raw).decode("ascii", "surrogateescape")
+    pairs: list[list[str]] = []
+    for line in _LINE_END.split(block):
+        if line[:1] in (" ", "\t"):  # a fold continues the header above
+            if pairs:
+                pairs[-1][1] += line
+            continue
+        name, colon, value = line.partition(":")
+        if colon and name and not name[-1:].isspace():
+            pairs.append([name, value.lstrip(" \t")])
     headers = []
-    for name, value in msg.raw_items():
+    for name, value in pairs:
         with contextlib.suppress(Exception):
             headers.append((name, _decode_words(_unfold(value)).strip()))
     return headers
