@@ -1,7 +1,7 @@
 # mailbot-sandbox: the API on 8025, the SMTP sink on 1025, the data in the /data volume.
 #
 #   docker build -t mailbot-sandbox .
-#   docker run -p 8025:8025 -p 1025:1025 mailbot-sandbox
+#   docker run -p 8025:8025 -p 1025:1025 -p 1465:1465 mailbot-sandbox
 #
 # Configure it with MAILBOT_* variables (docker run -e MAILBOT_RETENTION_DAYS=7 ...); see the
 # README's configuration table. Plain Dockerfile syntax: the classic builder builds it too.
@@ -46,11 +46,13 @@ ENV PATH=/opt/mailbot-sandbox/bin:$PATH \
     MAILBOT_HOST=0.0.0.0 \
     MAILBOT_PORT=8025 \
     MAILBOT_SMTP_PORT=1025 \
+    MAILBOT_SMTPS_PORT=1465 \
     MAILBOT_DB=/data/mailbot.db
 VOLUME ["/data"]
 WORKDIR /data
 USER mailbot
-EXPOSE 8025 1025
+# 1465: SMTP with implicit TLS; the sandbox CA is /data/tls/ca.pem and GET /sandbox/v1/tls/ca.pem.
+EXPOSE 8025 1025 1465
 # The sandbox stops on SIGTERM (docker stop): SMTP first, so every message answered 250 is stored.
 STOPSIGNAL SIGTERM
 # Healthy = ready: the database answers and SMTP listens (compose's service_healthy waits for it).

@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -68,12 +69,15 @@ class Server:
         self.api_url = ""
         self.base_url = ""
         self.smtp_port = 0
+        self.smtps_port = 0
+        self.ca_file = ""
         # Open for the server's whole life, so not a with-block.
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
 
     def start(self) -> Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBOT_")}
         command = [PYTHON, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
+        command += ["--smtps-port", "0"]
         command += ["--db", self.db, "--log-level", "warning"]
         self.proc = subprocess.Popen(
             command,
@@ -91,6 +95,10 @@ class Server:
                 self.base_url = self.api_url[: -len("/v1")]
             elif found := re.search(r"SMTP\s+\S+:(\d+)", line):
                 self.smtp_port = int(found.group(1))
+            elif found := re.search(r"SMTPS\s+\S+:(\d+)", line):
+                self.smtps_port = int(found.group(1))
+            elif found := re.search(r"CA\s+(\S+)", line):
+                self.ca_file = found.group(1)
             elif "Press Ctrl+C" in line:
                 break
             if time.monotonic() > deadline:
@@ -241,6 +249,11 @@ class LeanSmtp:
     def ehlo(self, name: str) -> str:
         """Say EHLO; the server's full (multi-line) reply."""
         return self._command(f"EHLO {name}")
+
+    def starttls(self, context: ssl.SSLContext, server_hostname: str) -> None:
+        """STARTTLS, then the TLS handshake on this connection (say EHLO again after it)."""
+        self._command("STARTTLS")
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
 
     def send(self, mail_from: str, rcpt: str, data: bytes, *, stuffed: bool = False) -> str:
         """One message to one recipient; the server's final reply (``250 ...``).

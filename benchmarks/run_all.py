@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "smtp_ingest",
+    "smtp_tls",
     "api_send",
     "wait_latency",
     "streams",

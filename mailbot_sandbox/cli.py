@@ -51,6 +51,39 @@ def _parser() -> argparse.ArgumentParser:
         "--smtp-port", type=int, help="SMTP port, 0 for any (MAILBOT_SMTP_PORT, default 1025)"
     )
     serve.add_argument(
+        "--smtps-port",
+        type=int,
+        help="SMTP with TLS from the first byte (implicit TLS), 0 for any "
+        "(MAILBOT_SMTPS_PORT, default 1465)",
+    )
+    serve.add_argument(
+        "--smtp-require-tls",
+        action="store_true",
+        default=None,
+        help="refuse MAIL and AUTH until the client has sent STARTTLS (MAILBOT_SMTP_REQUIRE_TLS)",
+    )
+    serve.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="PEM certificate (chain) for SMTP TLS, with --tls-key; default: one made by the "
+        "sandbox's own CA (MAILBOT_TLS_CERT)",
+    )
+    serve.add_argument("--tls-key", metavar="FILE", help="its PEM private key (MAILBOT_TLS_KEY)")
+    serve.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="where the sandbox CA and its certificate are kept (MAILBOT_TLS_DIR, default: "
+        "a tls folder next to the database)",
+    )
+    serve.add_argument(
+        "--tls-hostname",
+        action="append",
+        dest="tls_hostnames",
+        metavar="NAME",
+        help="another host name or IP address for the certificate; repeat for more "
+        "(MAILBOT_TLS_HOSTNAMES, comma-separated)",
+    )
+    serve.add_argument(
         "--db", help="SQLite file or :memory: (MAILBOT_DB, default .mailbot-sandbox/mailbot.db)"
     )
     serve.add_argument(
@@ -243,7 +276,15 @@ def _serve(options: dict[str, Any]) -> int:
     print(f"mailbot-sandbox {__version__} is running", flush=True)
     print(f"  console  {where['console']}    (the web console: open it in a browser)")
     print(f"  API      {where['api']}    (MailBot(api_key='mb_...', base_url=...))")
-    print(f"  SMTP     {where['smtp']}")
+    print(
+        f"  SMTP     {where['smtp']}    (STARTTLS{', required' if config.smtp_require_tls else ''})"
+    )
+    print(f"  SMTPS    {where['smtps']}    (TLS from the first byte)")
+    if server.tls_ca_file:
+        served = f"{server.base_url}/sandbox/v1/tls/ca.pem"
+        print(f"  CA       {server.tls_ca_file}    (also GET {served})")
+    else:
+        print(f"  cert     {config.tls_cert}")
     print(f"  data     {where['data']}")
     print(f"  keys     {'only the configured ones' if config.strict_keys else 'any mb_... key'}")
     print(f"  workers  {workers} process{'es' if workers > 1 else ''}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -28,6 +29,15 @@ class Config:
     port: int = 8025
     smtp_host: str | None = None  # defaults to ``host``
     smtp_port: int = 1025
+    # SMTP over TLS from the first byte (implicit TLS, "SMTPS"); STARTTLS is on smtp_port.
+    smtps_port: int = 1465
+    # The certificate SMTP presents: both files given, or the sandbox's own CA makes one in
+    # tls_dir (default: a "tls" folder next to the database).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_dir: str | None = None
+    tls_hostnames: tuple[str, ...] = field(default_factory=tuple)  # more names for the cert
+    smtp_require_tls: bool = False  # MAIL and AUTH before STARTTLS are refused (530 5.7.0)
     db: str = ".mailbot-sandbox/mailbot.db"
     shared_domain: str = "mailbot.id"
     api_keys: tuple[str, ...] = field(default_factory=tuple)
@@ -132,11 +142,29 @@ def _parse_keys(raw: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in raw.split(",") if key.strip())
 
 
+def _parse_bool(name: str) -> Callable[[str], bool]:
+    def parse(raw: str) -> bool:
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+    return parse
+
+
 _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "host": str,
     "port": _parse_int("MAILBOT_PORT", 0, 65535),
     "smtp_host": str,
     "smtp_port": _parse_int("MAILBOT_SMTP_PORT", 0, 65535),
+    "smtps_port": _parse_int("MAILBOT_SMTPS_PORT", 0, 65535),
+    "tls_cert": str,
+    "tls_key": str,
+    "tls_dir": str,
+    "tls_hostnames": _parse_keys,
+    "smtp_require_tls": _parse_bool("MAILBOT_SMTP_REQUIRE_TLS"),
     "db": str,
     "shared_domain": str,
     "api_keys": _parse_keys,
@@ -177,6 +205,7 @@ _FLOAT_RANGES = {
 _INT_RANGES = {
     "port": (0, 65535),
     "smtp_port": (0, 65535),
+    "smtps_port": (0, 65535),
     "retention_days": (0, 36500),
     "retention_max_messages": (0, 10**9),
     "retention_interval": (1, 86400),
@@ -212,6 +241,13 @@ def _validate(config: Config) -> Config:
             raise ConfigError(f"{name} must be a number {low_f:g}-{high_f:g}, got {number!r}")
         if not low_f <= number <= high_f:
             raise ConfigError(f"{name} must be a number {low_f:g}-{high_f:g}, got {number!r}")
+    for name in config.tls_hostnames:
+        if not (is_valid_domain(name) or _is_ip(name)):
+            raise ConfigError(f"TLS host name {name!r} is neither a host name nor an IP address")
+    if not isinstance(config.smtp_require_tls, bool):
+        raise ConfigError(
+            f"smtp_require_tls must be true or false, got {config.smtp_require_tls!r}"
+        )
     for key in config.api_keys:
         if not is_well_formed_key(key):
             raise ConfigError(f"API key {key!r} is not of the form mb_<letters, digits, - or _>")
@@ -243,6 +279,14 @@ def _validate(config: Config) -> Config:
     )
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def load_config(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Config:
@@ -263,7 +307,9 @@ def load_config(
             raise ConfigError(f"unknown setting {name!r}")
         if value is None:
             continue
-        if name == "api_keys":
+        if name == "tls_hostnames" and isinstance(value, str):
+            value = _parse_keys(value)  # "a.test,b.test", as on the command line
+        elif name in ("api_keys", "tls_hostnames"):
             value = tuple(value)
         values[name] = value
     return _validate(Config(**values))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from mailbot_sandbox.api.app import create_app
+from mailbot_sandbox.api.tls import CA_EXTENSION
 from mailbot_sandbox.config import Config, load_config
 from mailbot_sandbox.console import register as register_console
 from mailbot_sandbox.core.services import Services
@@ -18,17 +22,19 @@ from mailbot_sandbox.runtime.localkey import with_catch_all_key
 from mailbot_sandbox.runtime.processes.link import (
     HTTP_CONNECTION,
     SMTP_CONNECTION,
+    SMTPS_CONNECTION,
     WorkerLink,
 )
 from mailbot_sandbox.runtime.retention import Retention
 from mailbot_sandbox.runtime.streams import StreamHub
 from mailbot_sandbox.runtime.webhooks import WebhookDispatcher
 from mailbot_sandbox.smtp.server import SmtpServer
+from mailbot_sandbox.smtp.tls import TlsFiles, prepare_tls, tls_folder
 
 log = logging.getLogger("mailbot_sandbox")
 
 # What a Sandbox built in code uses unless told otherwise: OS-chosen ports, a database in memory.
-IN_PROCESS_DEFAULTS = {"port": 0, "smtp_port": 0, "db": ":memory:"}
+IN_PROCESS_DEFAULTS = {"port": 0, "smtp_port": 0, "smtps_port": 0, "db": ":memory:"}
 
 
 def _display_host(host: str) -> str:
@@ -46,6 +52,17 @@ class Addresses:
 
     @property
     def smtp_port(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def smtps_port(self) -> int:
+        """The implicit-TLS (SMTPS) port."""
+        raise NotImplementedError
+
+    @property
+    def tls_ca_file(self) -> str | None:
+        """The sandbox CA's certificate file (PEM) for clients to trust; None when the SMTP
+        server presents a certificate the user gave."""
         raise NotImplementedError
 
     @property
@@ -68,6 +85,8 @@ class Addresses:
             "console": f"{self.base_url}/",
             "api": self.api_url,
             "smtp": f"{self.smtp_host}:{self.smtp_port}",
+            "smtps": f"{self.smtp_host}:{self.smtps_port}",
+            "ca": self.tls_ca_file or self.config.tls_cert or "",
             "data": self.config.db,
         }
 
@@ -102,6 +121,8 @@ class Sandbox(Addresses):
         self._retention: Retention | None = None
         self._dispatcher: WebhookDispatcher | None = None
         self._streams: StreamHub | None = None
+        self._tls: TlsFiles | None = None
+        self._tls_scratch: str | None = None  # a temporary TLS folder, removed at stop
         self._state = "stopped"  # starting, running, stopping: what /ready reports
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -124,10 +145,12 @@ class Sandbox(Addresses):
             metrics=Metrics(worker.metrics_dir if worker else None),
         )
         try:
+            self._tls = self._prepare_tls()
             app = create_app(self.config, services=self.services)
             register_console(app)
             app.extensions["mailbot.readiness"] = self._readiness
             self._streams = self._stream_hub(self.services)
+            app.extensions[CA_EXTENSION] = self._tls.ca_pem()
             # A worker listens nowhere itself: its supervisor accepts and hands connections on.
             self._http = HttpServer(
                 app,
@@ -140,7 +163,11 @@ class Sandbox(Addresses):
             )
             self._http.start()
             self._smtp = SmtpServer(
-                self.services, self.config.smtp_bind_host, None if worker else self.config.smtp_port
+                self.services,
+                self.config.smtp_bind_host,
+                None if worker else self.config.smtp_port,
+                tls=self._tls.server_context(),
+                smtps_port=None if worker else self.config.smtps_port,
             )
             self._smtp.start()
             if worker is None:  # a worker's supervisor put its own address in the config
@@ -176,11 +203,12 @@ class Sandbox(Addresses):
             return self
         where = self.describe()
         log.info(
-            "sandbox started: API %s, SMTP %s, data %s",
+            "sandbox started: API %s, SMTP %s, SMTPS %s, data %s",
             where["api"],
             where["smtp"],
+            where["smtps"],
             where["data"],
-            extra={"api": where["api"], "smtp": where["smtp"], "data": where["data"]},
+            extra={key: where[key] for key in ("api", "smtp", "smtps", "ca", "data")},
         )
         self._state = "running"
         return self
@@ -198,10 +226,21 @@ class Sandbox(Addresses):
 
         return StreamHub(services.events, self.config.stream_heartbeat, on_count=count)
 
+    def _prepare_tls(self) -> TlsFiles:
+        """The certificate SMTP presents; a database in memory keeps its CA in a temporary
+        folder (set ``tls_dir`` to keep one across runs)."""
+        folder = tls_folder(self.config)
+        if folder is None and not (self.config.tls_cert or self.config.tls_key):
+            self._tls_scratch = tempfile.mkdtemp(prefix="mailbot-sandbox-tls-")
+            folder = Path(self._tls_scratch)
+        return prepare_tls(self.config, folder)
+
     def _adopt(self, kind: bytes, connection: socket.socket) -> None:
         """Serve a connection the supervisor accepted and handed to this worker."""
         if kind == SMTP_CONNECTION and self._smtp is not None:
             self._smtp.adopt(connection)
+        elif kind == SMTPS_CONNECTION and self._smtp is not None:
+            self._smtp.adopt(connection, implicit_tls=True)
         elif kind == HTTP_CONNECTION and self._http is not None:
             self._http.adopt(connection)
         else:
@@ -241,6 +280,10 @@ class Sandbox(Addresses):
             self.services = None
         if self._worker is not None:
             self._worker.close()
+        if self._tls_scratch is not None:
+            shutil.rmtree(self._tls_scratch, ignore_errors=True)
+            self._tls_scratch = None
+        self._tls = None
         self._state = "stopped"
         if was_running and self._worker is None:
             log.info("sandbox stopped")
@@ -272,6 +315,18 @@ class Sandbox(Addresses):
         self._require_started()
         assert self._smtp is not None and self._smtp.port is not None
         return self._smtp.port
+
+    @property
+    def smtps_port(self) -> int:
+        self._require_started()
+        assert self._smtp is not None and self._smtp.smtps_port is not None
+        return self._smtp.smtps_port
+
+    @property
+    def tls_ca_file(self) -> str | None:
+        self._require_started()
+        assert self._tls is not None
+        return None if self._tls.ca_file is None else str(self._tls.ca_file)
 
     def _readiness(self) -> dict[str, str]:
         """What ``/ready`` reports beyond the database: is everything up and not stopping?"""

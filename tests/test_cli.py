@@ -39,7 +39,7 @@ def _read_banner(process: subprocess.Popen[str]) -> str:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     db = tmp_path / "data" / "mail.db"
-    process = _start("--port", "0", "--smtp-port", "0", "--db", str(db))
+    process = _start("--port", "0", "--smtp-port", "0", "--smtps-port", "0", "--db", str(db))
     banner = _read_banner(process)
     yield process, banner, db
     _finish(process)
@@ -81,7 +81,7 @@ def test_data_survives_a_restart(served, tmp_path: Path) -> None:
     ).json()["data"]
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=15)
-    again = _start("--port", "0", "--smtp-port", "0", "--db", str(db))
+    again = _start("--port", "0", "--smtp-port", "0", "--smtps-port", "0", "--db", str(db))
     try:
         banner = _read_banner(again)
         got = requests.get(
@@ -109,7 +109,9 @@ def test_port_in_use_is_one_clear_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        line = _fails_with(["--port", str(port), "--smtp-port", "0", "--db", ":memory:"])
+        line = _fails_with(
+            ["--port", str(port), "--smtp-port", "0", "--smtps-port", "0", "--db", ":memory:"]
+        )
     assert f"127.0.0.1:{port}" in line and "already in use" in line
 
 

@@ -36,7 +36,18 @@ from tests.helpers import environ_without_settings
 pytestmark = pytest.mark.slow
 
 KILLS = 20
-SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
+SERVE = [
+    sys.executable,
+    "-m",
+    "mailbot_sandbox",
+    "serve",
+    "--port",
+    "0",
+    "--smtp-port",
+    "0",
+    "--smtps-port",
+    "0",
+]
 
 
 @dataclass

@@ -16,7 +16,18 @@ import requests
 
 from tests.helpers import environ_without_settings
 
-SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
+SERVE = [
+    sys.executable,
+    "-m",
+    "mailbot_sandbox",
+    "serve",
+    "--port",
+    "0",
+    "--smtp-port",
+    "0",
+    "--smtps-port",
+    "0",
+]
 
 
 def _serve(db: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:

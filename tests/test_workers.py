@@ -35,7 +35,18 @@ from tests.helpers import (
 from tests.receiver import Receiver
 
 WORKERS = 2
-SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", "--port", "0", "--smtp-port", "0"]
+SERVE = [
+    sys.executable,
+    "-m",
+    "mailbot_sandbox",
+    "serve",
+    "--port",
+    "0",
+    "--smtp-port",
+    "0",
+    "--smtps-port",
+    "0",
+]
 
 
 class Served:

@@ -15,6 +15,7 @@ from mailbot_sandbox.api import (
     meta,
     streams,
     threads,
+    tls,
     webhooks,
 )
 from mailbot_sandbox.api.common import authenticate
@@ -40,3 +41,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(v1)
     app.register_blueprint(control.bp)
     app.register_blueprint(engagement.tracking)
+    app.register_blueprint(tls.bp)

@@ -1,7 +1,9 @@
-"""The SMTP protocol layer: aiosmtpd's server with room for real-world mail and a faster DATA.
+"""The SMTP protocol layer: aiosmtpd's server with room for real-world mail, a faster DATA,
+and TLS (STARTTLS, implicit TLS, TLS required) with clear replies to clients that get it wrong.
 
 Overrides private methods of aiosmtpd's ``SMTP`` (``_reset_timeout``, ``_getaddr``,
-``smtp_DATA``); the upper bound of aiosmtpd in ``pyproject.toml`` is pinned for that reason.
+``smtp_DATA``) and reads ``_tls_protocol``; the upper bound of aiosmtpd in ``pyproject.toml``
+is pinned for that reason.
 """
 
 from __future__ import annotations
@@ -9,11 +11,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import SMTP, Session, TLSSetupException
 
 log = logging.getLogger("mailbot_sandbox.smtp")
+
+# The first bytes of a TLS handshake record (content type 22, version 3.x).
+TLS_RECORD_START = b"\x16\x03"
+TLS_REQUIRED = "530 5.7.0 Must issue a STARTTLS command first (this server requires TLS)"
+TLS_ACTIVE = "503 5.5.1 TLS is already active on this connection"
+
+
+def tls_before_starttls(smtps_port: int | None) -> str:
+    """The reply to a TLS handshake sent to the plain SMTP port before STARTTLS."""
+    where = f"port {smtps_port}" if smtps_port else "the SMTPS port"
+    return (
+        "554 5.7.0 This is plain SMTP: send STARTTLS before the TLS handshake, "
+        f"or connect to {where} for TLS from the first byte\r\n"
+    )
+
+
+class _PrintableArgs(logging.Filter):
+    """aiosmtpd logs a command it does not know as it came (``unrecognised: ...``): bytes from
+    a client speaking another protocol would reach the log raw. Escape what is not printable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_printable(arg) for arg in record.args)
+        return True
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return repr(value)
+    if isinstance(value, str) and not value.isprintable():
+        return value.encode("unicode_escape").decode("ascii")
+    return value
+
+
+logging.getLogger("mail.log").addFilter(_PrintableArgs())
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
@@ -52,6 +89,75 @@ class TolerantSMTP(SMTP):
 
     def _create_session(self) -> Session:
         return QuietSession(self.loop)
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        implicit_tls: bool = False,
+        require_tls: bool = False,
+        smtps_port: int | None = None,
+        **settings: Any,
+    ) -> None:
+        """``implicit_tls``: the connection is TLS from its first byte (the SMTPS port), so
+        STARTTLS is neither offered nor needed. ``require_tls``: MAIL and AUTH wait for
+        STARTTLS (530 5.7.0). ``smtps_port`` is named to a client that starts a TLS handshake
+        on the plain port. The other ``settings`` are aiosmtpd's."""
+        if implicit_tls:
+            settings["tls_context"] = None
+        settings["auth_require_tls"] = require_tls and not implicit_tls  # no AUTH offered
+        super().__init__(handler, **settings)
+        self.implicit_tls = implicit_tls
+        self.tls_required = require_tls and not implicit_tls
+        self.smtps_port = smtps_port
+        self._first_data = not implicit_tls
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether this session runs over TLS (implicit, or after STARTTLS)."""
+        return self.implicit_tls or self._tls_protocol is not None
+
+    def data_received(self, data: bytes) -> None:
+        if self._first_data:
+            self._first_data = False
+            # A client configured for implicit TLS, sent to the STARTTLS port, opens with a
+            # handshake instead of waiting for the banner: say so instead of "500 bad syntax".
+            if data.startswith(TLS_RECORD_START) and self.transport is not None:
+                log.info(
+                    "TLS handshake on the plain SMTP port from %s; told to use STARTTLS",
+                    _peer(self),
+                )
+                transport = cast(asyncio.Transport, self.transport)
+                transport.write(tls_before_starttls(self.smtps_port).encode())
+                self.transport.close()
+                return
+        super().data_received(data)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.encrypted:
+            await self.push(TLS_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if self.tls_required and not self.encrypted:
+            await self.push(TLS_REQUIRED)
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if self.tls_required and not self.encrypted:
+            await self.push(TLS_REQUIRED)
+            return
+        await super().smtp_AUTH(arg)
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):  # the connection is closed after this
+            cause = error.__cause__
+            reason = getattr(cause, "reason", None) or type(cause).__name__
+            log.info("STARTTLS handshake with %s failed: %s", _peer(self), reason)
+            return "454 4.7.0 TLS handshake failed"
+        return await super().handle_exception(error)
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         # aiosmtpd cancels and re-arms a timer on every command. Here the deadline moves and
@@ -114,6 +220,13 @@ class TolerantSMTP(SMTP):
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push(status)
+
+
+def _peer(protocol: SMTP) -> str:
+    peer = protocol.session.peer if protocol.session is not None else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return "a client"
 
 
 async def read_data(reader: asyncio.StreamReader, limit: int | None) -> bytes | None:

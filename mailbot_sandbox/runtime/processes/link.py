@@ -17,6 +17,7 @@ log = logging.getLogger("mailbot_sandbox")
 # The one-byte kinds the supervisor sends with each connection it hands on.
 HTTP_CONNECTION = b"h"
 SMTP_CONNECTION = b"s"
+SMTPS_CONNECTION = b"t"  # of the implicit-TLS port
 
 Adopt = Callable[[bytes, socket.socket], None]
 

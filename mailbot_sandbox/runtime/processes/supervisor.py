@@ -32,9 +32,14 @@ from mailbot_sandbox.config import Config
 from mailbot_sandbox.errors import SandboxError
 from mailbot_sandbox.metrics import MULTIPROCESS_VARIABLE
 from mailbot_sandbox.runtime.httpserver import bind
-from mailbot_sandbox.runtime.processes.link import HTTP_CONNECTION, SMTP_CONNECTION
+from mailbot_sandbox.runtime.processes.link import (
+    HTTP_CONNECTION,
+    SMTP_CONNECTION,
+    SMTPS_CONNECTION,
+)
 from mailbot_sandbox.runtime.processes.peers import create_waits_file
 from mailbot_sandbox.sandbox import Addresses
+from mailbot_sandbox.smtp.tls import TlsFiles, prepare_tls, tls_folder
 from mailbot_sandbox.store import Store
 
 log = logging.getLogger("mailbot_sandbox")
@@ -99,6 +104,7 @@ class Supervisor(Addresses):
         self._threads: list[threading.Thread] = []
         self._rundir = ""
         self._run_lock: int | None = None
+        self._tls: TlsFiles | None = None
         self._stopping = threading.Event()
         self.failed = threading.Event()  # a worker ended on its own
 
@@ -111,11 +117,15 @@ class Supervisor(Addresses):
             SandboxError: a worker did not start.
         """
         Store(self.config.db, checkpoint=False).close()  # schema first, before any worker
+        # The certificate too: made once here, then each worker finds it on disk.
+        self._tls = prepare_tls(self.config, tls_folder(self.config))
         http = bind(self.config.host, self.config.port, "HTTP")
         self._listeners.append(http)
         try:
             smtp = bind(self.config.smtp_bind_host, self.config.smtp_port, "SMTP")
             self._listeners.append(smtp)
+            smtps = bind(self.config.smtp_bind_host, self.config.smtps_port, "SMTPS")
+            self._listeners.append(smtps)
             self._rundir = self._make_run_folder()
             create_waits_file(self._rundir, self.workers)
             os.mkdir(self._metrics_dir)
@@ -123,7 +133,11 @@ class Supervisor(Addresses):
         except BaseException:
             self.stop()
             raise
-        for listener, kind in ((http, HTTP_CONNECTION), (smtp, SMTP_CONNECTION)):
+        for listener, kind in (
+            (http, HTTP_CONNECTION),
+            (smtp, SMTP_CONNECTION),
+            (smtps, SMTPS_CONNECTION),
+        ):
             thread = threading.Thread(
                 target=self._accept, args=(listener, kind), name="mailbot-accept", daemon=True
             )
@@ -133,12 +147,13 @@ class Supervisor(Addresses):
         watcher.start()
         where = self.describe()
         log.info(
-            "sandbox started: API %s, SMTP %s, data %s, %d workers",
+            "sandbox started: API %s, SMTP %s, SMTPS %s, data %s, %d workers",
             where["api"],
             where["smtp"],
+            where["smtps"],
             where["data"],
             self.workers,
-            extra={"api": where["api"], "smtp": where["smtp"], "data": where["data"]},
+            extra={key: where[key] for key in ("api", "smtp", "smtps", "ca", "data")},
         )
         return self
 
@@ -296,3 +311,12 @@ class Supervisor(Addresses):
     @property
     def smtp_port(self) -> int:
         return int(self._listeners[1].getsockname()[1])
+
+    @property
+    def smtps_port(self) -> int:
+        return int(self._listeners[2].getsockname()[1])
+
+    @property
+    def tls_ca_file(self) -> str | None:
+        assert self._tls is not None
+        return None if self._tls.ca_file is None else str(self._tls.ca_file)
