@@ -7,7 +7,6 @@ import contextlib
 import importlib.util
 import os
 import re
-import ssl
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,13 +48,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="SMTP address of the sandbox given by --mailbot-url (default: its host, port 1025)",
     )
     group.addoption(
-        "--mailbot-smtps-port",
-        default=None,
-        type=int,
-        metavar="PORT",
-        help="implicit-TLS SMTP port of the sandbox given by --mailbot-url (default 1465)",
-    )
-    group.addoption(
         "--mailbot-api-key",
         default=None,
         metavar="KEY",
@@ -85,12 +77,6 @@ class MailbotSandbox:
     api_key: str
     external: bool
     wait_timeout: float = 10.0
-    #: The implicit-TLS (SMTPS) port; STARTTLS is offered on ``smtp_port``.
-    smtps_port: int | None = None
-    #: The sandbox CA's certificate (PEM) that signed the SMTP certificate, for clients that
-    #: verify it; None when the sandbox presents a certificate it was given.
-    ca_file: str | None = None
-    _ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     _clients: list[MailbotClient] = field(default_factory=list, repr=False)
     # Inboxes kept because their test failed, by address: a later test may reclaim one.
     kept: dict[str, str] = field(default_factory=dict, repr=False)
@@ -109,24 +95,6 @@ class MailbotSandbox:
             "MAILBOT_SMTP_HOST": self.smtp_host,
             "MAILBOT_SMTP_PORT": str(self.smtp_port),
         }
-
-    @property
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client-side SSL context that trusts the sandbox CA (and verifies host names), for
-        ``smtplib.SMTP.starttls(context=...)``, ``smtplib.SMTP_SSL(..., context=...)`` or
-        ``aiosmtplib``'s ``tls_context``.
-
-        Raises:
-            RuntimeError: the sandbox has no CA of its own (it was given a certificate).
-        """
-        if self._ssl_context is None:
-            if self.ca_file is None:
-                raise RuntimeError(
-                    "this sandbox presents a certificate it was given, not one of its own CA: "
-                    "trust that certificate's issuer instead"
-                )
-            self._ssl_context = ssl.create_default_context(cafile=self.ca_file)
-        return self._ssl_context
 
     def client(self) -> MailbotClient:
         """A new client of this session's account, closed with the session."""
@@ -190,24 +158,9 @@ def mailbot_sandbox_settings(pytestconfig: pytest.Config) -> dict[str, Any]:
     return {"shared_domain": pytestconfig.getini("mailbot_shared_domain")}
 
 
-def _external_ca(base_url: str, folder: Any) -> str | None:
-    """The external sandbox's CA certificate, fetched into ``folder``; None if it has none."""
-    import requests
-
-    response = requests.get(f"{base_url}/sandbox/v1/tls/ca.pem", timeout=10)
-    if response.status_code != 200:
-        return None
-    path = os.path.join(str(folder), "mailbot-sandbox-ca.pem")
-    with open(path, "wb") as out:
-        out.write(response.content)
-    return path
-
-
 @pytest.fixture(scope="session")
 def mailbot_sandbox(
-    pytestconfig: pytest.Config,
-    mailbot_sandbox_settings: dict[str, Any],
-    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config, mailbot_sandbox_settings: dict[str, Any]
 ) -> Iterator[MailbotSandbox]:
     """The sandbox for this session (one per xdist worker): started in-process on ports the
     OS picks, with ``mailbot_sandbox_settings``, or the one given by ``--mailbot-url``. Holds
@@ -218,16 +171,7 @@ def mailbot_sandbox(
     if external is not None:
         key = pytestconfig.getoption("--mailbot-api-key") or _fresh_key()
         base, smtp_host, smtp_port = external
-        handle = MailbotSandbox(
-            base,
-            smtp_host,
-            smtp_port,
-            key,
-            True,
-            timeout,
-            smtps_port=pytestconfig.getoption("--mailbot-smtps-port") or 1465,
-            ca_file=_external_ca(base, tmp_path_factory.mktemp("mailbot-tls")),
-        )
+        handle = MailbotSandbox(base, smtp_host, smtp_port, key, True, timeout)
         pytestconfig.stash[_SANDBOX] = handle
         yield handle
         handle.close()
@@ -242,14 +186,7 @@ def mailbot_sandbox(
     # Plain SMTP mail to outside addresses lands in the session's own outbox (mailbot_outbox).
     with Sandbox(**{"catch_all_key": key, **mailbot_sandbox_settings}) as sandbox:
         handle = MailbotSandbox(
-            sandbox.base_url,
-            sandbox.smtp_host,
-            sandbox.smtp_port,
-            key,
-            False,
-            timeout,
-            smtps_port=sandbox.smtps_port,
-            ca_file=sandbox.tls_ca_file,
+            sandbox.base_url, sandbox.smtp_host, sandbox.smtp_port, key, False, timeout
         )
         pytestconfig.stash[_SANDBOX] = handle
         yield handle

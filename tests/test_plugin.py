@@ -379,8 +379,6 @@ def test_against_a_separately_started_serve_process(
             "0",
             "--smtp-port",
             "0",
-            "--smtps-port",
-            "0",
             "--db",
             str(tmp_path / "mail.db"),
         ],
@@ -466,24 +464,3 @@ def test_plain_smtp_to_an_outside_address_is_in_mailbot_outbox(pytester: pytest.
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1)
-
-
-def test_plugin_gives_the_ca_and_a_ready_ssl_context(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_inner_tls="""
-        import smtplib
-
-        def test_send_over_tls(mailbot_sandbox, inbox):
-            with open(mailbot_sandbox.ca_file) as ca:
-                assert "BEGIN CERTIFICATE" in ca.read()
-            with smtplib.SMTP_SSL(
-                "localhost", mailbot_sandbox.smtps_port, context=mailbot_sandbox.ssl_context
-            ) as smtp:
-                smtp.sendmail("a@example.com", [inbox.address], b"Subject: tls\\r\\n\\r\\nx\\r\\n")
-            with smtplib.SMTP(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port) as smtp:
-                smtp.starttls(context=mailbot_sandbox.ssl_context)
-                smtp.sendmail("a@example.com", [inbox.address], b"Subject: tls2\\r\\n\\r\\nx\\r\\n")
-            assert inbox.wait_for(subject_contains="tls2").subject == "tls2"
-    """
-    )
-    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
