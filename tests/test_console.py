@@ -291,3 +291,20 @@ def test_strict_keys_always_protect_the_console(tmp_path: Any) -> None:
         assert "unknown API key" in refused.one("signin-error").text
         assert "/sign-in" not in person.sign_in(key).url
         person.close()
+
+
+def test_a_thread_link_shows_that_threads_messages_only(visitor: Visitor, api: Api) -> None:
+    inbox = api.create_inbox()
+    first = send(api, inbox, to=["someone@example.com"], subject="Shipping question")
+    api.post(f"/v1/inboxes/{inbox['id']}/messages/{first['id']}/reply", json={"body_text": "more"})
+    send(api, inbox, to=["someone@example.com"], subject="Unrelated")
+    page = visitor.page(f"/inboxes/{inbox['id']}")
+    link = next(
+        e
+        for e in page.elements
+        if e.tag == "a" and e.text == "Shipping question" and "thread=" in e.attrs["href"]
+    ).attrs["href"]
+    thread = visitor.page(link)
+    rows = [row.text for row in thread.by_testid("message-row")]
+    assert len(rows) == 2 and "Re: Shipping question" in rows[0] and "Unrelated" not in str(rows)
+    assert visitor.get(f"/inboxes/{inbox['id']}?thread=thr_nope").status_code == 404

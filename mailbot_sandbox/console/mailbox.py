@@ -46,6 +46,8 @@ def inbox(inbox_id: str) -> str:
     account = viewer().owner(inbox_id)
     box = services().inboxes.get(account, inbox_id)
     query = (request.args.get("q") or "").strip()
+    thread_id = request.args.get("thread") or None
+    thread = services().threads.get(account, inbox_id, thread_id) if thread_id else None
     page = page_number()
     search_error = None
     if query:
@@ -57,7 +59,7 @@ def inbox(inbox_id: str) -> str:
             search_error, found, total = exc.message, [], 0
     else:
         found, total = services().messages.list_page(
-            account, inbox_id, page=page, limit=MESSAGES_PER_PAGE
+            account, inbox_id, page=page, limit=MESSAGES_PER_PAGE, thread_id=thread_id
         )
     threads, thread_total = services().threads.list_page(
         account, inbox_id, page=1, limit=THREADS_SHOWN
@@ -70,6 +72,7 @@ def inbox(inbox_id: str) -> str:
         threads=threads,
         thread_total=thread_total,
         query=query,
+        thread=thread,
         search_error=search_error,
         page=page,
         pages=1 if query else max(1, -(-total // MESSAGES_PER_PAGE)),

@@ -12,6 +12,7 @@ from mailbot_sandbox.api.common import services
 from mailbot_sandbox.console import access
 from mailbot_sandbox.console.access import viewer
 from mailbot_sandbox.console.blueprint import bp
+from mailbot_sandbox.console.charts import send_chart
 from mailbot_sandbox.console.forms import page_number, reported, safe_next
 from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.errors import ApiError, InvalidRequest, NotFound
@@ -67,6 +68,7 @@ def overview() -> str:
         query={name: value for name, value in filters.items() if value},
         page=page,
         pages=max(1, -(-found.total // CARDS_PER_PAGE)),
+        send_chart=send_chart,
     )
 
 
