@@ -4,8 +4,10 @@ tests/console/."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from email.message import EmailMessage
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 
 from mailbot_sandbox import Sandbox
 from tests.console_pages import Page, Visitor
-from tests.helpers import Api, fresh_key, send
+from tests.helpers import Api, fresh_key, mail_by_smtp, send
 
 
 @pytest.fixture
@@ -308,3 +310,21 @@ def test_a_thread_link_shows_that_threads_messages_only(visitor: Visitor, api: A
     rows = [row.text for row in thread.by_testid("message-row")]
     assert len(rows) == 2 and "Re: Shipping question" in rows[0] and "Unrelated" not in str(rows)
     assert visitor.get(f"/inboxes/{inbox['id']}?thread=thr_nope").status_code == 404
+
+
+def test_images_the_mail_carries_show_without_any_fetch(
+    visitor: Visitor, api: Api, sandbox: Sandbox
+) -> None:
+    inbox = api.create_inbox()
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "shop@example.com", inbox["address"], "Logo"
+    mail.set_content("plain")
+    mail.add_alternative('<p><img src="cid:logo@shop" alt="logo"></p>', subtype="html")
+    mail.get_payload()[1].add_related(
+        b"\x89PNG fake", maintype="image", subtype="png", cid="<logo@shop>"
+    )
+    mail_by_smtp(sandbox, inbox, mail.as_bytes())
+    message = api.get(f"/v1/inboxes/{inbox['id']}/messages").json()["data"][0]
+    body = visitor.get(f"/inboxes/{inbox['id']}/messages/{message['id']}/body")
+    expected = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
+    assert f'src="{expected}"' in body.text

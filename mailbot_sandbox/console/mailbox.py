@@ -18,7 +18,7 @@ from mailbot_sandbox.api.common import content_disposition, services
 from mailbot_sandbox.console.access import viewer
 from mailbot_sandbox.console.blueprint import bp
 from mailbot_sandbox.console.forms import page_number, reported
-from mailbot_sandbox.console.reading import links_in
+from mailbot_sandbox.console.reading import links_in, with_inline_images
 from mailbot_sandbox.core import maintenance
 from mailbot_sandbox.core.drafts import NewMessage
 from mailbot_sandbox.core.inboxes import InboxChanges
@@ -153,6 +153,11 @@ def message_body(inbox_id: str, message_id: str) -> Response:
     html = row["body_html"]
     if html is None:
         html = str(Markup("<pre>{}</pre>").format(row["body_text"] or ""))
+    else:
+        parts = services().messages.inline_parts(account, inbox_id, message_id)
+        html = with_inline_images(
+            html, [(p["content_id"] or "", p["content_type"], p["content"]) for p in parts]
+        )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = BODY_POLICY.format(remote=remote)
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -212,6 +212,10 @@ class Messages:
             raise NotFound(f"attachment {attachment_id!r} not found in message {message_id!r}")
         return row
 
+    def inline_parts(self, account: Account, inbox_id: str, message_id: str) -> list[AttachmentRow]:
+        """The parts of a message its HTML names by ``cid:`` (images, mostly)."""
+        return messages.inline_parts(self._store, self.get(account, inbox_id, message_id)["seq"])
+
     def thread_messages(self, thread_id: str) -> list[MessageRow]:
         return messages.thread_messages(self._store, thread_id)
 

@@ -328,6 +328,28 @@ def get_attachment(store: Store, message_seq: int, attachment_id: str) -> Attach
     )
 
 
+def inline_parts(store: Store, message_seq: int) -> list[AttachmentRow]:
+    """The parts of a message that its HTML can name by ``cid:`` (those with a Content-ID),
+    with their content."""
+    return [
+        AttachmentRow(
+            id=row["id"],
+            message_seq=row["message_seq"],
+            filename=row["filename"],
+            content_type=row["content_type"],
+            size=row["size"],
+            content_id=row["content_id"],
+            inline=row["inline"],
+            content=row["content"],
+        )
+        for row in store.rows(
+            "SELECT * FROM attachments WHERE message_seq = ? AND content_id IS NOT NULL "
+            "ORDER BY rowid",
+            [message_seq],
+        )
+    ]
+
+
 class ExportedMessage(TypedDict):
     """What an export needs of a message: where it belongs, its sender, time and bytes."""
 
