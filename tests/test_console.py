@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from email.message import EmailMessage
 from collections.abc import Callable, Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
