@@ -328,3 +328,23 @@ def test_images_the_mail_carries_show_without_any_fetch(
     body = visitor.get(f"/inboxes/{inbox['id']}/messages/{message['id']}/body")
     expected = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
     assert f'src="{expected}"' in body.text
+
+
+def test_simulated_engagement_shows_on_the_timeline_and_the_card(
+    visitor: Visitor, api: Api
+) -> None:
+    inbox = api.create_inbox()
+    sent = send(api, inbox, to=["reader@example.com"], subject="news")
+    path = f"/inboxes/{inbox['id']}/messages/{sent['id']}"
+    assert visitor.page(path).one("no-engagement")
+    visitor.submit(path, f"{path}/simulate", {"event": "opened"})
+    page = Page(visitor.submit(path, f"{path}/simulate", {"event": "bounced"}).text)
+    assert [e.text.split(" ")[-1] for e in page.by_testid("engagement-event")][-2:] == [
+        "opened",
+        "bounced",
+    ]
+    assert "bounced" in page.one("message-status").text
+    card = visitor.page(f"/?account={inbox['account_id']}")
+    assert card.texts("bounce-rate") == ["100.0%"]
+    wrong = visitor.submit(path, f"{path}/simulate", {"event": "exploded"})
+    assert wrong.status_code == 400 and "event must be one of" in wrong.text

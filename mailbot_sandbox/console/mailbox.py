@@ -28,6 +28,7 @@ from mailbot_sandbox.mail.addresses import parse_address
 MESSAGES_PER_PAGE = 50
 THREADS_SHOWN = 20
 STATUSES = ("active", "disabled", "suspended")
+SIMULATED = ("opened", "clicked", "bounced", "complained")
 # The message body's own policy: no script of any kind, no request anywhere (remote images
 # only once the reader asks), styles inline as mail writes them; framed by our page only.
 BODY_POLICY = (
@@ -122,6 +123,21 @@ def send_test(inbox_id: str) -> ResponseReturnValue:
     return redirect(url_for("console.inbox", inbox_id=inbox_id))
 
 
+@bp.post("/inboxes/<inbox_id>/messages/<message_id>/simulate")
+def simulate(inbox_id: str, message_id: str) -> ResponseReturnValue:
+    """Make an engagement event happen to a message, as the hosted side would report it."""
+    account = viewer().owner(inbox_id)
+    services().messages.get(account, inbox_id, message_id)
+    event = request.form.get("event", "")
+    if event not in SIMULATED:
+        raise InvalidRequest(f"event must be one of {', '.join(SIMULATED)}, got {event!r}")
+    url = (request.form.get("url") or "").strip() or None
+    with reported(f"simulate {event}"):
+        services().engagement.simulate(account, message_id, event, url)
+        flash(f"Recorded: {event}.", "info")
+    return redirect(url_for("console.message", inbox_id=inbox_id, message_id=message_id))
+
+
 @bp.get("/inboxes/<inbox_id>/messages/<message_id>")
 def message(inbox_id: str, message_id: str) -> str:
     """One message: its body in a sandboxed frame, text, headers, attachments, thread, links."""
@@ -138,6 +154,8 @@ def message(inbox_id: str, message_id: str) -> str:
         headers=[(name, str(value)) for name, value in headers.items()],
         thread=services().messages.thread_messages(row["thread_id"]),
         links=links_in(row["body_html"], row["body_text"]),
+        timeline=services().engagement.timeline(account, message_id)[1],
+        simulated=SIMULATED,
         remote=request.args.get("remote") == "1",
         width="phone" if request.args.get("width") == "phone" else "desktop",
     )
@@ -218,10 +236,12 @@ def stream(inbox_id: str) -> Response:
     return response
 
 
-def _summary(row: Mapping[str, Any]) -> dict[str, str]:
+def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
     """What the inbox page's script needs to add a row for a new message."""
     return {
         "id": row["id"],
+        "inbox_id": row["inbox_id"],
+        "to_addresses": row["to_addresses"],
         "subject": row["subject"],
         "from_address": row["from_address"],
         "direction": row["direction"],

@@ -12,18 +12,23 @@
     live.setAttribute("data-testid", "live-status");
     rows.closest("section").appendChild(live);
     var source = new EventSource(url);
-    source.addEventListener("message", function (event) {
-      var message = JSON.parse(event.data);
+    function show(event) {
+      // An event's payload carries the message as `data` (the webhook payload's shape).
+      var payload = JSON.parse(event.data);
+      var message = payload.data && payload.data.id ? payload.data : payload;
+      if (!message.id || message.inbox_id !== rows.getAttribute("data-inbox-id")) return;
       if (rows.querySelector('[data-message-id="' + CSS.escape(message.id) + '"]')) return;
       var row = document.createElement("tr");
       row.className = "dir-" + message.direction + " fresh";
       row.setAttribute("data-testid", "message-row");
       row.setAttribute("data-message-id", message.id);
       var who = document.createElement("td");
-      who.textContent = message.direction === "outbound" ? "sent by this inbox" : message.from_address;
+      who.textContent = message.direction === "outbound"
+        ? "to " + (message.to_addresses || []).join(", ")
+        : message.from_address;
       var subject = document.createElement("td");
       var link = document.createElement("a");
-      link.href = message.url;
+      link.href = rows.getAttribute("data-message-base") + encodeURIComponent(message.id);
       link.textContent = message.subject || "(no subject)";
       subject.appendChild(link);
       var when = document.createElement("td");
@@ -36,6 +41,9 @@
       var empty = document.querySelector('[data-testid="no-messages"]');
       if (empty) empty.remove();
       live.textContent = "New message: " + link.textContent;
+    }
+    ["message", "message.received", "message.sent"].forEach(function (name) {
+      source.addEventListener(name, show);
     });
     source.addEventListener("bye", function () {
       // The server ends a stream after a while; EventSource reconnects by itself.
