@@ -301,11 +301,11 @@ def test_a_thread_link_shows_that_threads_messages_only(visitor: Visitor, api: A
     api.post(f"/v1/inboxes/{inbox['id']}/messages/{first['id']}/reply", json={"body_text": "more"})
     send(api, inbox, to=["someone@example.com"], subject="Unrelated")
     page = visitor.page(f"/inboxes/{inbox['id']}")
-    link = next(
-        e
-        for e in page.elements
-        if e.tag == "a" and e.text == "Shipping question" and "thread=" in e.attrs["href"]
-    ).attrs["href"]
+    rows = page.by_testid("thread-row")
+    shipping = [row.text for row in rows].index(
+        next(text for text in (row.text for row in rows) if text.startswith("Shipping question"))
+    )
+    link = page.by_testid("thread-link")[shipping].attrs["href"]
     thread = visitor.page(link)
     rows = [row.text for row in thread.by_testid("message-row")]
     assert len(rows) == 2 and "Re: Shipping question" in rows[0] and "Unrelated" not in str(rows)
