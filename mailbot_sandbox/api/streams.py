@@ -56,7 +56,7 @@ def inbox_stream(inbox_id: str, query: StreamQuery) -> Response:
         events=query.event_names(),
         last_event_id=_last_event_id(query),
     )
-    return _stream(subscription)
+    return event_stream(subscription)
 
 
 @route(
@@ -76,7 +76,7 @@ def realtime_stream(query: RealtimeQuery) -> Response:
         events=query.event_names(),
         last_event_id=_last_event_id(query),
     )
-    return _stream(subscription)
+    return event_stream(subscription)
 
 
 def _last_event_id(query: StreamQuery) -> str | None:
@@ -85,7 +85,9 @@ def _last_event_id(query: StreamQuery) -> str | None:
     return request.headers.get("Last-Event-ID", "").strip() or query.last_event_id
 
 
-def _stream(subscription: Subscription) -> Response:
+def event_stream(subscription: Subscription) -> Response:
+    """The response that follows ``subscription``: its head and opening bytes from this
+    request, then the connection goes to the stream hub (the web console's pages use it too)."""
     hand_over: HandOver | None = request.environ.get(HAND_OVER)
     events = services().events
     heartbeat = services().config.stream_heartbeat

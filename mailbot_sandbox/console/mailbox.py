@@ -3,18 +3,15 @@ an inbox's new mail for the page that shows it."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator, Mapping
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
-from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from mailbot_sandbox.api.common import content_disposition, services
+from mailbot_sandbox.api.streams import event_stream
 from mailbot_sandbox.console.access import viewer
 from mailbot_sandbox.console.blueprint import bp
 from mailbot_sandbox.console.forms import page_number, reported
@@ -35,10 +32,8 @@ BODY_POLICY = (
     "default-src 'none'; img-src data: cid:{remote}; style-src 'unsafe-inline'; "
     "font-src data:; frame-ancestors 'self'"
 )
-# Streams end after a while; the browser reconnects by itself (EventSource does) and a
-# server thread is never held for good by a forgotten tab.
-STREAM_SECONDS = 300.0
-STREAM_HEARTBEAT = 15.0
+# The events of an inbox that put a message in it, which its page adds as rows.
+STREAMED = ("message.received", "message.sent")
 
 
 @bp.get("/inboxes/<inbox_id>")
@@ -207,44 +202,12 @@ def attachment(inbox_id: str, message_id: str, attachment_id: str) -> Response:
 
 @bp.get("/inboxes/<inbox_id>/stream")
 def stream(inbox_id: str) -> Response:
-    """Server-Sent Events of the inbox's new messages, for the inbox page's script; the
-    console's session authorizes it (EventSource cannot send an Authorization header)."""
+    """The inbox's new messages as Server-Sent Events, for the inbox page's script: the same
+    stream as ``GET /v1/inboxes/{id}/stream``, authorized by the console's session cookie
+    (EventSource cannot send an Authorization header)."""
     account = viewer().owner(inbox_id)
-    messages = services().messages
-    notifier = services().notifier
-    # Each connection starts by sending the newest messages: the page drops those it shows,
-    # and mail that came while the browser was reconnecting is not lost.
-    seen: set[str] = set()
-
-    def events() -> Iterator[str]:
-        yield "retry: 2000\n\n"
-        deadline = time.monotonic() + STREAM_SECONDS
-        while time.monotonic() < deadline and not notifier.closed:
-            version = notifier.version(inbox_id)
-            newest, _ = messages.list_page(account, inbox_id, page=1, limit=20)
-            for row in reversed(newest):
-                if row["id"] not in seen:
-                    seen.add(row["id"])
-                    yield f"event: message\ndata: {json.dumps(_summary(row))}\n\n"
-            if not notifier.wait(inbox_id, version, STREAM_HEARTBEAT):
-                yield ": still here\n\n"
-        yield "event: bye\ndata: {}\n\n"
-
-    response = Response(stream_with_context(events()), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
-
-
-def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What the inbox page's script needs to add a row for a new message."""
-    return {
-        "id": row["id"],
-        "inbox_id": row["inbox_id"],
-        "to_addresses": row["to_addresses"],
-        "subject": row["subject"],
-        "from_address": row["from_address"],
-        "direction": row["direction"],
-        "created_at": row["created_at"],
-        "url": url_for("console.message", inbox_id=row["inbox_id"], message_id=row["id"]),
-    }
+    resume = request.headers.get("Last-Event-ID", "").strip() or None
+    subscription = services().streams.subscribe(
+        account, inbox_id=inbox_id, events=list(STREAMED), last_event_id=resume
+    )
+    return event_stream(subscription)
