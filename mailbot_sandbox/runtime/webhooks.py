@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import sqlite3
 import threading
@@ -23,7 +22,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.core.events import Events
+from mailbot_sandbox.core.events import Events, wire_payload
 from mailbot_sandbox.ids import format_time
 from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.store import Store, webhooks
@@ -38,26 +37,10 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 POLL_SECONDS = 0.5  # a fallback: recording processes wake the dispatcher themselves
 CONCURRENCY = 8  # requests in flight at once: one slow receiver never holds up the rest
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
-
 
 def payload(claimed: Claimed) -> bytes:
-    """The body of a delivery: the event in both naming styles receivers use, with ``data``
-    spliced in as recorded (it was serialized once, when the event was)."""
-    head = _encode(
-        {
-            "id": claimed["event_id"],
-            "event_id": claimed["event_id"],
-            "type": claimed["type"],
-            "event": claimed["type"],
-            "event_type": claimed["type"],
-            "created_at": claimed["created_at"],
-            "inbox_id": claimed["inbox_id"],
-            "message_id": claimed["message_id"],
-            "thread_id": claimed["thread_id"],
-        }
-    )
-    return f'{head[:-1]},"data":{claimed["data"]}}}'.encode()
+    """The body of a delivery: the event as a live stream sends it too."""
+    return wire_payload(claimed["event"]).encode()
 
 
 def signature(body: bytes, secret: str) -> str:
@@ -187,7 +170,7 @@ class WebhookDispatcher:
                 "User-Agent": "mailbot-sandbox-webhooks",
                 "X-Mailbot-Signature": signature(body, claimed["secret"]),
                 "X-Mailbot-Timestamp": str(int(time.time())),
-                "X-Mailbot-Event": claimed["type"],
+                "X-Mailbot-Event": claimed["event"]["type"],
                 "X-Mailbot-Delivery": claimed["id"],
             },
         )

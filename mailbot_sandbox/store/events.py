@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from mailbot_sandbox.store.db import Store
@@ -24,6 +25,8 @@ class EventRow(TypedDict):
 _COLUMNS = ("id", "account_id", "inbox_id", "type", "message_id", "thread_id", "data", "created_at")
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM events"
+# The columns, in order, for a query that joins events as ``e`` (see :func:`event_of`).
+EVENT_COLUMNS = ", ".join(f"e.{name}" for name in _COLUMNS)
 
 
 def _event(row: dict[str, Any]) -> EventRow:
@@ -37,6 +40,11 @@ def _event(row: dict[str, Any]) -> EventRow:
         data=row["data"],
         created_at=row["created_at"],
     )
+
+
+def event_of(values: Sequence[Any]) -> EventRow:
+    """The event whose :data:`EVENT_COLUMNS` a joined query returned, in that order."""
+    return _event(dict(zip(_COLUMNS, values, strict=True)))
 
 
 def insert_event(conn: sqlite3.Connection, event: EventRow) -> None:

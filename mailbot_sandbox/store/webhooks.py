@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any, TypedDict
 
 from mailbot_sandbox.store.db import Store
+from mailbot_sandbox.store.events import EVENT_COLUMNS, EventRow, event_of
 
 
 class WebhookRow(TypedDict):
@@ -46,13 +47,7 @@ class Claimed(TypedDict):
     url: str
     attempts: int
     secret: str
-    event_id: str
-    type: str
-    inbox_id: str | None
-    message_id: str | None
-    thread_id: str | None
-    data: str
-    created_at: str
+    event: EventRow
 
 
 class AttemptRow(TypedDict):
@@ -169,15 +164,23 @@ def claim_due(conn: sqlite3.Connection, now: float, hold: float, limit: int) -> 
     if not ids:
         return []
     cursor = conn.execute(
-        "SELECT d.id, d.webhook_id, d.url, d.attempts, w.secret, e.id, e.type, e.inbox_id,"
-        " e.message_id, e.thread_id, e.data, e.created_at"
+        f"SELECT d.id, d.webhook_id, d.url, d.attempts, w.secret, {EVENT_COLUMNS}"
         " FROM webhook_deliveries AS d JOIN webhooks AS w ON w.id = d.webhook_id"
         " JOIN events AS e ON e.id = d.event_id"
         f" WHERE d.id IN ({', '.join('?' * len(ids))}) ORDER BY d.next_attempt_at",
         ids,
     )
-    names = tuple(Claimed.__annotations__)
-    return [Claimed(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]  # type: ignore[typeddict-item]
+    return [
+        Claimed(
+            id=row[0],
+            webhook_id=row[1],
+            url=row[2],
+            attempts=row[3],
+            secret=row[4],
+            event=event_of(row[5:]),
+        )
+        for row in cursor.fetchall()
+    ]
 
 
 def record_attempt(
