@@ -104,21 +104,9 @@ def inbox_page(
     domain: str | None = None,
 ) -> tuple[list[InboxRow], int]:
     """One page of an account's inboxes, newest first, and their total."""
-    where, params = ["account_id = ?"], [account_id]
-    if status is not None:
-        where.append("status = ?")
-        params.append(status)
-    if domain is not None:
-        where.append("domain = ?")
-        params.append(domain)
-    clause = " AND ".join(where)
-    total = store.scalar(f"SELECT count(*) FROM inboxes WHERE {clause}", params)
-    rows = store.rows(
-        f"SELECT * FROM inboxes WHERE {clause} ORDER BY created_at DESC, rowid DESC "
-        "LIMIT ? OFFSET ?",
-        [*params, limit, offset],
+    return inbox_listing(
+        store, [account_id], limit=limit, offset=offset, status=status, domain=domain
     )
-    return [_inbox(row) for row in rows], int(total)
 
 
 def inbox_listing(

@@ -314,8 +314,10 @@ def get_attachment(store: Store, message_seq: int, attachment_id: str) -> Attach
     row = store.row(
         "SELECT * FROM attachments WHERE id = ? AND message_seq = ?", [attachment_id, message_seq]
     )
-    if row is None:
-        return None
+    return None if row is None else _attachment(row)
+
+
+def _attachment(row: dict[str, Any]) -> AttachmentRow:
     return AttachmentRow(
         id=row["id"],
         message_seq=row["message_seq"],
@@ -332,16 +334,7 @@ def inline_parts(store: Store, message_seq: int) -> list[AttachmentRow]:
     """The parts of a message that its HTML can name by ``cid:`` (those with a Content-ID),
     with their content."""
     return [
-        AttachmentRow(
-            id=row["id"],
-            message_seq=row["message_seq"],
-            filename=row["filename"],
-            content_type=row["content_type"],
-            size=row["size"],
-            content_id=row["content_id"],
-            inline=row["inline"],
-            content=row["content"],
-        )
+        _attachment(row)
         for row in store.rows(
             "SELECT * FROM attachments WHERE message_seq = ? AND content_id IS NOT NULL "
             "ORDER BY rowid",
