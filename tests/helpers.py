@@ -70,6 +70,12 @@ class Api:
         self.session.close()
 
 
+# `serve` on free ports only: parallel tests never fight over the defaults (8025, 1025, 1465).
+# A new listening port goes here once, not into every test that starts a server.
+FREE_PORTS = ("--port", "0", "--smtp-port", "0", "--smtps-port", "0")
+SERVE = [sys.executable, "-m", "mailbot_sandbox", "serve", *FREE_PORTS]
+
+
 def fresh_key() -> str:
     """A well-formed API key nobody has used: a brand-new, empty account."""
     return f"mb_test_{uuid.uuid4().hex}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import environ_without_settings
+from tests.helpers import FREE_PORTS, environ_without_settings
 
 
 def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -39,7 +39,7 @@ def _read_banner(process: subprocess.Popen[str]) -> str:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     db = tmp_path / "data" / "mail.db"
-    process = _start("--port", "0", "--smtp-port", "0", "--smtps-port", "0", "--db", str(db))
+    process = _start(*FREE_PORTS, "--db", str(db))
     banner = _read_banner(process)
     yield process, banner, db
     _finish(process)
@@ -81,7 +81,7 @@ def test_data_survives_a_restart(served, tmp_path: Path) -> None:
     ).json()["data"]
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=15)
-    again = _start("--port", "0", "--smtp-port", "0", "--smtps-port", "0", "--db", str(db))
+    again = _start(*FREE_PORTS, "--db", str(db))
     try:
         banner = _read_banner(again)
         got = requests.get(

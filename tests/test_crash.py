@@ -16,7 +16,6 @@ import re
 import signal
 import smtplib
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -31,23 +30,11 @@ import pytest
 import requests
 
 from mailbot_sandbox.store import Store
-from tests.helpers import environ_without_settings
+from tests.helpers import SERVE, environ_without_settings
 
 pytestmark = pytest.mark.slow
 
 KILLS = 20
-SERVE = [
-    sys.executable,
-    "-m",
-    "mailbot_sandbox",
-    "serve",
-    "--port",
-    "0",
-    "--smtp-port",
-    "0",
-    "--smtps-port",
-    "0",
-]
 
 
 @dataclass

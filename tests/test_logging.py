@@ -14,7 +14,7 @@ import requests
 
 from mailbot_sandbox.config import load_config
 from mailbot_sandbox.errors import ConfigError
-from tests.helpers import environ_without_settings
+from tests.helpers import FREE_PORTS, environ_without_settings
 
 
 def test_bad_log_format_is_named() -> None:
@@ -24,7 +24,7 @@ def test_bad_log_format_is_named() -> None:
     assert "MAILBOT_LOG_FORMAT" in str(caught.value) or "xml" in str(caught.value)
 
 
-SERVE_ANYWHERE = ("--port", "0", "--smtp-port", "0", "--smtps-port", "0", "--db", ":memory:")
+SERVE_ANYWHERE = (*FREE_PORTS, "--db", ":memory:")
 
 
 def _serve_and_stop(*args: str) -> str:

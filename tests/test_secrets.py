@@ -7,27 +7,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import requests
 
-from tests.helpers import environ_without_settings
-
-SERVE = [
-    sys.executable,
-    "-m",
-    "mailbot_sandbox",
-    "serve",
-    "--port",
-    "0",
-    "--smtp-port",
-    "0",
-    "--smtps-port",
-    "0",
-]
+from tests.helpers import SERVE, environ_without_settings
 
 
 def _serve(db: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:

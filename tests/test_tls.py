@@ -11,7 +11,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from mailbot_sandbox import ConfigError, Sandbox
 from mailbot_sandbox.config import load_config
-from tests.helpers import Api, environ_without_settings, run_cli, smtp_message, subjects
+from tests.helpers import SERVE, Api, environ_without_settings, run_cli, smtp_message, subjects
 
 
 def _trusting(sandbox: Sandbox) -> ssl.SSLContext:
@@ -293,16 +292,7 @@ def test_serve_with_workers_speaks_tls_on_both_ports(tmp_path: Path) -> None:
     connections to its workers, and every worker presents the one certificate."""
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "mailbot_sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--smtp-port",
-            "0",
-            "--smtps-port",
-            "0",
+            *SERVE,
             "--workers",
             "2",
             "--db",

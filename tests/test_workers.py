@@ -14,7 +14,6 @@ import re
 import signal
 import smtplib
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ import pytest
 import requests
 
 from tests.helpers import (
+    SERVE,
     EventStream,
     environ_without_settings,
     metric,
@@ -35,18 +35,6 @@ from tests.helpers import (
 from tests.receiver import Receiver
 
 WORKERS = 2
-SERVE = [
-    sys.executable,
-    "-m",
-    "mailbot_sandbox",
-    "serve",
-    "--port",
-    "0",
-    "--smtp-port",
-    "0",
-    "--smtps-port",
-    "0",
-]
 
 
 class Served:
