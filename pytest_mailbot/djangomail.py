@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_mailbot.handles import Inbox
-    from pytest_mailbot.plugin import MailbotSandbox
+    from pytest_mailbot.session import MailbotSandbox
 
 
 class DjangoEmail:
