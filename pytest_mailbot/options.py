@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import pytest
 
@@ -25,6 +26,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="SMTP address of the sandbox given by --mailbot-url (default: its host, port 1025)",
     )
     group.addoption(
+        "--mailbot-smtps-port",
+        default=None,
+        type=int,
+        metavar="PORT",
+        help="implicit-TLS SMTP port of the sandbox given by --mailbot-url (default 1465; "
+        "its host is the SMTP host)",
+    )
+    group.addoption(
         "--mailbot-api-key",
         default=None,
         metavar="KEY",
@@ -44,12 +53,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def external_target(config: pytest.Config) -> tuple[str, str, int] | None:
-    """The sandbox named by ``--mailbot-url`` (or ``MAILBOT_SANDBOX_URL``) as ``(base URL,
-    SMTP host, SMTP port)``; None when the session starts its own.
+@dataclass(frozen=True)
+class ExternalSandbox:
+    """Where the sandbox named by ``--mailbot-url`` answers."""
+
+    base_url: str
+    smtp_host: str
+    smtp_port: int
+    smtps_port: int
+
+
+def external_target(config: pytest.Config) -> ExternalSandbox | None:
+    """The sandbox named by ``--mailbot-url`` (or ``MAILBOT_SANDBOX_URL``), with its SMTP
+    addresses; None when the session starts its own.
 
     Raises:
-        pytest.UsageError: the URL or ``--mailbot-smtp`` is malformed.
+        pytest.UsageError: the URL, ``--mailbot-smtp`` or ``--mailbot-smtps-port`` is
+            malformed.
     """
     url = config.getoption("--mailbot-url") or os.environ.get("MAILBOT_SANDBOX_URL")
     if not url:
@@ -64,7 +84,10 @@ def external_target(config: pytest.Config) -> tuple[str, str, int] | None:
     host, _, port = smtp.rpartition(":")
     if not host or not port.isdigit():
         raise pytest.UsageError(f"--mailbot-smtp must look like host:port, got {smtp!r}")
-    return base, host, int(port)
+    smtps_port = config.getoption("--mailbot-smtps-port") or 1465
+    if not 0 < smtps_port < 65536:
+        raise pytest.UsageError(f"--mailbot-smtps-port must be 1 to 65535, got {smtps_port}")
+    return ExternalSandbox(base, host, int(port), smtps_port)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,7 +98,9 @@ def pytest_configure(config: pytest.Config) -> None:
     import requests
 
     try:
-        requests.get(f"{external[0]}/health", timeout=5).raise_for_status()
+        requests.get(f"{external.base_url}/health", timeout=5).raise_for_status()
     except requests.RequestException as exc:
         reason = type(exc).__name__
-        raise pytest.UsageError(f"no mailbot sandbox answers at {external[0]} ({reason})") from None
+        raise pytest.UsageError(
+            f"no mailbot sandbox answers at {external.base_url} ({reason})"
+        ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,18 +37,29 @@ def mailbot_sandbox_settings(pytestconfig: pytest.Config) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def mailbot_sandbox(
-    pytestconfig: pytest.Config, mailbot_sandbox_settings: dict[str, Any]
+    pytestconfig: pytest.Config,
+    mailbot_sandbox_settings: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[MailbotSandbox]:
     """The sandbox for this session (one per xdist worker): started in-process on ports the
     OS picks, with ``mailbot_sandbox_settings``, or the one given by ``--mailbot-url``. Holds
     a fresh API key, so this session is an account of its own: nothing another session or
-    worker does is visible to it."""
+    worker does is visible to it. Its ``ssl_context`` trusts the sandbox's CA (an external
+    sandbox's is fetched from ``GET /sandbox/v1/tls/ca.pem``)."""
     timeout = float(pytestconfig.getini("mailbot_wait_timeout"))
     external = external_target(pytestconfig)
     if external is not None:
         key = pytestconfig.getoption("--mailbot-api-key") or _fresh_key()
-        base, smtp_host, smtp_port = external
-        handle = MailbotSandbox(base, smtp_host, smtp_port, key, True, timeout)
+        handle = MailbotSandbox(
+            external.base_url,
+            external.smtp_host,
+            external.smtp_port,
+            key,
+            True,
+            timeout,
+            smtps_port=external.smtps_port,
+            ca_file=_fetch_ca(external.base_url, tmp_path_factory.mktemp("mailbot-tls")),
+        )
         pytestconfig.stash[SANDBOX] = handle
         yield handle
         handle.close()
@@ -62,11 +74,32 @@ def mailbot_sandbox(
     # Plain SMTP mail to outside addresses lands in the session's own outbox (mailbot_outbox).
     with Sandbox(**{"catch_all_key": key, **mailbot_sandbox_settings}) as sandbox:
         handle = MailbotSandbox(
-            sandbox.base_url, sandbox.smtp_host, sandbox.smtp_port, key, False, timeout
+            sandbox.base_url,
+            sandbox.smtp_host,
+            sandbox.smtp_port,
+            key,
+            False,
+            timeout,
+            smtps_port=sandbox.smtps_port,
+            ca_file=sandbox.tls_ca_file,
         )
         pytestconfig.stash[SANDBOX] = handle
         yield handle
         handle.close()
+
+
+def _fetch_ca(base_url: str, folder: Path) -> str | None:
+    """The external sandbox's CA certificate, saved in ``folder``; None when it has no CA of
+    its own (it presents a certificate it was given: ``404 no_sandbox_ca``)."""
+    import requests
+
+    response = requests.get(f"{base_url}/sandbox/v1/tls/ca.pem", timeout=10)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    path = folder / "mailbot-sandbox-ca.pem"
+    path.write_bytes(response.content)
+    return str(path)
 
 
 def _fresh_key() -> str:

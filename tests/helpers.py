@@ -6,6 +6,7 @@ imports from another (or from a conftest, which pytest loads under its own rules
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import smtplib
@@ -15,9 +16,14 @@ import time
 import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from mailbot_sandbox import Sandbox
 from tests.contract import check_response
@@ -235,3 +241,38 @@ class EventStream:
 
     def close(self) -> None:
         self.response.close()
+
+
+def self_signed_certificate(
+    folder: Path, *, days: int = 30, name: str = "localhost"
+) -> tuple[Path, Path, Path]:
+    """A self-signed certificate for ``name`` valid ``days`` from now (negative: expired)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    start, end = (now - dt.timedelta(days=1), now + dt.timedelta(days=days))
+    if days < 0:
+        start, end = now + dt.timedelta(days=days * 2), now + dt.timedelta(days=days)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file, other_key = folder / "cert.pem", folder / "key.pem", folder / "other.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    for path, made in ((key_file, key), (other_key, ec.generate_private_key(ec.SECP256R1()))):
+        path.write_bytes(
+            made.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_file, key_file, other_key

@@ -15,7 +15,7 @@ import cryptography.hazmat.primitives.serialization  # noqa: F401
 import pytest
 
 from mailbot_sandbox import Sandbox
-from tests.helpers import Api
+from tests.helpers import SERVE, Api
 
 pytest_plugins = ["pytester"]
 
@@ -367,21 +367,9 @@ def test_against_a_separately_started_serve_process(
     import re
     import signal
     import subprocess
-    import sys
 
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mailbot_sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--smtp-port",
-            "0",
-            "--db",
-            str(tmp_path / "mail.db"),
-        ],
+        [*SERVE, "--db", str(tmp_path / "mail.db")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -3,7 +3,6 @@ required, a user's certificate, and clients that get TLS wrong."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import signal
@@ -19,13 +18,18 @@ from typing import Any
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from mailbot_sandbox import ConfigError, Sandbox
 from mailbot_sandbox.config import load_config
-from tests.helpers import SERVE, Api, environ_without_settings, run_cli, smtp_message, subjects
+from tests.helpers import (
+    SERVE,
+    Api,
+    environ_without_settings,
+    run_cli,
+    self_signed_certificate,
+    smtp_message,
+    subjects,
+)
 
 
 def _trusting(sandbox: Sandbox) -> ssl.SSLContext:
@@ -202,43 +206,8 @@ def test_certificate_is_reused_and_renewed_for_new_names(tmp_path: Path) -> None
         assert "localhost" in names.get_values_for_type(x509.DNSName)
 
 
-def _certificate(
-    folder: Path, *, days: int = 30, name: str = "localhost"
-) -> tuple[Path, Path, Path]:
-    """A self-signed certificate for ``name`` valid ``days`` from now (negative: expired)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    start, end = (now - dt.timedelta(days=1), now + dt.timedelta(days=days))
-    if days < 0:
-        start, end = now + dt.timedelta(days=days * 2), now + dt.timedelta(days=days)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file, other_key = folder / "cert.pem", folder / "key.pem", folder / "other.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    for path, made in ((key_file, key), (other_key, ec.generate_private_key(ec.SECP256R1()))):
-        path.write_bytes(
-            made.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return cert_file, key_file, other_key
-
-
 def test_a_users_certificate_is_presented(tmp_path: Path) -> None:
-    cert_file, key_file, _ = _certificate(tmp_path)
+    cert_file, key_file, _ = self_signed_certificate(tmp_path)
     with Sandbox(tls_cert=str(cert_file), tls_key=str(key_file)) as running:
         assert running.tls_ca_file is None
         context = ssl.create_default_context(cafile=str(cert_file))
@@ -252,8 +221,8 @@ def test_a_users_certificate_is_presented(tmp_path: Path) -> None:
 
 def test_bad_user_certificates_stop_the_start_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "old").mkdir()
-    expired, expired_key, _ = _certificate(tmp_path / "old", days=-2)
-    good, good_key, other_key = _certificate(tmp_path)
+    expired, expired_key, _ = self_signed_certificate(tmp_path / "old", days=-2)
+    good, good_key, other_key = self_signed_certificate(tmp_path)
     cases = [
         (["--tls-cert", str(expired), "--tls-key", str(expired_key)], "expired on"),
         (["--tls-cert", str(good), "--tls-key", str(other_key)], "does not belong to"),
