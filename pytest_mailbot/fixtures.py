@@ -153,9 +153,12 @@ if WITH_PYTEST_DJANGO:
     @pytest.fixture
     def mailbot_django_email(settings: Any, mailbot_sandbox: MailbotSandbox) -> DjangoEmail:
         """Point Django's email at this session's sandbox for the test (pytest-django's
-        ``settings`` puts everything back after it): the SMTP backend, the sandbox's host
-        and port, TLS off, no login. ``mailbot_django_email.login_as(inbox)`` logs in as
-        that inbox, so mail goes out from it and a wrong ``DEFAULT_FROM_EMAIL`` is refused.
+        ``settings`` puts everything back after it): Django's SMTP backend trusting the
+        sandbox's CA, the sandbox's host and port, STARTTLS with the certificate and host
+        name verified, no login. ``mailbot_django_email.use("ssl")`` (implicit TLS on the
+        SMTPS port) or ``use("plain")`` switch; ``mailbot_django_email.login_as(inbox)``
+        logs in as that inbox, so mail goes out from it and a wrong ``DEFAULT_FROM_EMAIL``
+        is refused.
         """
         from pytest_mailbot.djangomail import DjangoEmail
 

@@ -21,4 +21,4 @@ def test_the_django_example_passes_with_pytest_django() -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 passed" in run.stdout
+    assert "4 passed" in run.stdout

@@ -1,4 +1,5 @@
-"""The shop's sign-up mail, through Django's own SMTP backend, caught by the sandbox."""
+"""The shop's sign-up mail, through Django's own SMTP backend with TLS as in production,
+caught by the sandbox."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ def test_mail_to_a_real_customer_is_captured(client, mailbot_django_email, mailb
     client.post("/signup", {"email": "jane@customer.example"})
     captured = mailbot_outbox.assert_sent(to="jane@customer.example", subject_contains="Welcome")
     assert "Your code is" in captured.text
+
+
+def test_receipts_go_out_over_implicit_tls(mailbot_django_email, inbox) -> None:
+    mailbot_django_email.use("ssl")  # EMAIL_USE_SSL on the SMTPS port, verified as by default
+    assert send_mail("Receipt", "Thanks", None, [inbox.address]) == 1
+    inbox.assert_received(subject_contains="Receipt")
 
 
 def test_logged_in_as_the_shops_inbox_a_wrong_sender_is_refused(
