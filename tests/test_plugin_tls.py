@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # pytester's in-process runs drop the modules first imported during them, and cryptography's
@@ -23,6 +23,7 @@ pytest_plugins = ["pytester"]
 # Both ways in, each verifying the certificate chain and the host name it connects to.
 SEND_OVER_TLS = """
 import smtplib
+import socket
 import ssl
 
 def _mail(to, subject):
@@ -44,6 +45,16 @@ def test_send_over_starttls_and_implicit_tls(mailbot_sandbox, inbox):
     inbox.assert_received(subject_contains="starttls")
     inbox.assert_received(subject_contains="smtps")
 
+def test_a_name_the_certificate_does_not_carry_is_refused(mailbot_sandbox):
+    address = (mailbot_sandbox.smtp_host, mailbot_sandbox.smtps_port)
+    with socket.create_connection(address, timeout=10) as raw:
+        try:
+            mailbot_sandbox.ssl_context.wrap_socket(raw, server_hostname="elsewhere.example")
+        except ssl.SSLCertVerificationError as refused:
+            assert "elsewhere.example" in str(refused)  # a host-name mismatch
+            return
+    raise AssertionError("a certificate for another name was accepted")
+
 def test_the_ca_is_what_makes_it_verify(mailbot_sandbox):
     with smtplib.SMTP(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port) as smtp:
         try:
@@ -58,19 +69,23 @@ def test_in_process_sandbox_gives_its_ca_and_a_ready_ssl_context(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(test_inner_tls=SEND_OVER_TLS)
-    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A sandbox started with ``serve`` in a process of its own: its printed addresses."""
-    server = subprocess.Popen(
-        [*SERVE, "--db", str(tmp_path / "mail.db")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+def serve(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
+    """Start ``serve`` in a process of its own (with more arguments, if given); returns the
+    addresses it prints. Stopped, and checked to stop cleanly, after the test."""
+    servers: list[subprocess.Popen[str]] = []
+
+    def start(*arguments: str) -> dict[str, str]:
+        server = subprocess.Popen(
+            [*SERVE, "--db", str(tmp_path / "mail.db"), *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        servers.append(server)
         banner = ""
         assert server.stdout is not None
         for line in server.stdout:
@@ -83,15 +98,26 @@ def served(tmp_path: Path) -> Iterator[dict[str, str]]:
             "smtps_port": re.search(r"SMTPS\s+\S+:(\d+)", banner),
         }
         assert all(found.values()), banner
-        yield {name: match.group(1) for name, match in found.items() if match}
-    finally:
+        return {name: match.group(1) for name, match in found.items() if match}
+
+    yield start
+    for server in servers:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=15)
-    assert server.returncode == 0
+        assert server.returncode == 0
+
+
+def _external(served: dict[str, str]) -> list[str]:
+    """The plugin's options for the sandbox ``serve`` printed as ``served``."""
+    return [
+        f"--mailbot-url={served['api']}",
+        f"--mailbot-smtp={served['smtp']}",
+        f"--mailbot-smtps-port={served['smtps_port']}",
+    ]
 
 
 def test_external_sandbox_ca_is_fetched_and_trusted(
-    pytester: pytest.Pytester, served: dict[str, str]
+    pytester: pytest.Pytester, serve: Callable[..., dict[str, str]]
 ) -> None:
     pytester.makepyfile(test_inner_tls=SEND_OVER_TLS)
     pytester.makepyfile(
@@ -100,14 +126,8 @@ def test_external_sandbox_ca_is_fetched_and_trusted(
             assert mailbot_sandbox.external
         """
     )
-    result = pytester.runpytest(
-        "-p",
-        "no:randomly",
-        f"--mailbot-url={served['api']}",
-        f"--mailbot-smtp={served['smtp']}",
-        f"--mailbot-smtps-port={served['smtps_port']}",
-    )
-    result.assert_outcomes(passed=3)
+    result = pytester.runpytest("-p", "no:randomly", *_external(serve()))
+    result.assert_outcomes(passed=4)
 
 
 def test_a_sandbox_given_its_own_certificate_has_no_ca_to_trust(
@@ -137,6 +157,31 @@ def test_a_sandbox_given_its_own_certificate_has_no_ca_to_trust(
     result.stdout.fnmatch_lines(
         ["*RuntimeError: this sandbox presents the certificate it was given (tls_cert, *"]
     )
+    assert "has no CA to trust" in result.stdout.str()
+
+
+def test_an_external_sandbox_given_its_own_certificate_has_no_ca_to_trust(
+    pytester: pytest.Pytester, serve: Callable[..., dict[str, str]], tmp_path: Path
+) -> None:
+    cert_file, key_file, _ = self_signed_certificate(tmp_path)
+    served = serve("--tls-cert", str(cert_file), "--tls-key", str(key_file))
+    pytester.makepyfile(
+        test_inner_given=f"""
+        import smtplib
+        import ssl
+
+        def test_no_ca_but_its_own_certificate_works(mailbot_sandbox):
+            assert mailbot_sandbox.external and mailbot_sandbox.ca_file is None
+            context = ssl.create_default_context(cafile={str(cert_file)!r})
+            with smtplib.SMTP_SSL("localhost", mailbot_sandbox.smtps_port, context=context) as smtp:
+                assert smtp.noop()[0] == 250
+
+        def test_asks_for_the_context(mailbot_sandbox):
+            mailbot_sandbox.ssl_context
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", *_external(served))
+    result.assert_outcomes(passed=1, failed=1)
     assert "has no CA to trust" in result.stdout.str()
 
 
