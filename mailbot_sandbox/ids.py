@@ -24,6 +24,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{stamp.decode()}{os.urandom(11).translate(_BASE32).decode()}"
 
 
+def id_pattern(prefix: str) -> str:
+    """The regular expression every id :func:`new_id` makes with ``prefix`` matches, in the
+    dialect Python and JSON Schema share (so the API document can state it)."""
+    return rf"^{prefix}_[2-7a-z]{{20}}$"
+
+
 def format_time(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``: ``2026-01-02T03:04:05.678Z``."""
     m = moment.astimezone(UTC)

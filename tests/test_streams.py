@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from mailbot_sandbox import Sandbox
 from mailbot_sandbox.api.app import create_app
@@ -123,6 +124,36 @@ def test_bad_filters_are_400_naming_them(api: Api, params: dict[str, str], field
     response = api.get("/v1/realtime/stream", params=params)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["details"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "taken"),
+    [
+        ("last_event_id", "evt_" + "a" * 20, True),  # of no stored event: the stream starts now
+        ("last_event_id", "nope", False),
+        ("last_event_id", "msg_" + "a" * 20, False),
+        ("last_event_id", "evt_" + "A" * 20, False),
+    ],
+)
+def test_the_document_allows_the_stream_parameters_the_server_takes(
+    sandbox: Sandbox, api: Api, name: str, value: str, taken: bool
+) -> None:
+    # A client generating requests from /v1/openapi.json sends only what the server accepts.
+    path = "/v1/realtime/stream"
+    assert _documented_as_valid(api, path, name, value) == taken
+    if taken:
+        stream(sandbox, api, path, params={name: value}).close()  # 200, an event stream
+    else:
+        response = api.get(path, params={name: value})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["details"]["field"] == name
+
+
+def _documented_as_valid(api: Api, path: str, name: str, value: str) -> bool:
+    """Whether ``/v1/openapi.json`` allows ``value`` for the query parameter ``name``."""
+    document = api.get("/v1/openapi.json").json()
+    (parameter,) = (p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name)
+    return Draft202012Validator(parameter["schema"]).is_valid(value)
 
 
 def test_last_event_id_replays_what_came_after_then_goes_live(sandbox: Sandbox, api: Api) -> None:

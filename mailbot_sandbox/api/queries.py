@@ -14,6 +14,7 @@ from pydantic import Field
 from mailbot_sandbox.api.bodies import ENGAGEMENT_NAMES, EVENT_NAMES, Status
 from mailbot_sandbox.api.checks import DomainName, Moment, MomentOrMessage, Shape
 from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
+from mailbot_sandbox.ids import id_pattern
 
 Page = Annotated[int, Field(ge=1, le=1_000_000)]
 Limit = Annotated[int, Field(ge=1, le=100)]
@@ -87,7 +88,11 @@ class AuditQuery(PageQuery):
 
 class StreamQuery(Shape):
     # For clients that cannot set the Last-Event-ID header (the header wins when both come).
-    last_event_id: str | None = None
+    # Only an event id is a resume point: the pattern is stated here, checked in core/streams
+    # (which checks the header the same way).
+    last_event_id: (
+        Annotated[str, Field(json_schema_extra={"pattern": id_pattern("evt")})] | None
+    ) = None
     events: (
         Annotated[
             str,

@@ -15,10 +15,11 @@ from mailbot_sandbox.core.accounts import Account
 from mailbot_sandbox.core.events import TEST_EVENT, Events, event_type
 from mailbot_sandbox.core.inboxes import Inboxes
 from mailbot_sandbox.errors import InvalidRequest
+from mailbot_sandbox.ids import id_pattern
 from mailbot_sandbox.store.events import EventRow
 
 # What new_id("evt") makes: a resume point that is not one is a mistake worth naming.
-_EVENT_ID = re.compile(r"^evt_[2-7a-z]{20}$")
+_EVENT_ID = re.compile(id_pattern("evt"))
 
 
 @dataclass(frozen=True)
