@@ -133,6 +133,11 @@ def test_bad_filters_are_400_naming_them(api: Api, params: dict[str, str], field
         ("last_event_id", "nope", False),
         ("last_event_id", "msg_" + "a" * 20, False),
         ("last_event_id", "evt_" + "A" * 20, False),
+        ("events", "received, message.bounced ,opened", True),
+        ("events", "message.read", False),
+        ("events", "received bounced", False),
+        ("events", "received\t", False),
+        ("events", ",", False),
     ],
 )
 def test_the_document_allows_the_stream_parameters_the_server_takes(

@@ -6,13 +6,15 @@ absent (the SDK sends ``?inbox_id=`` for None).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from mailbot_sandbox.api.bodies import ENGAGEMENT_NAMES, EVENT_NAMES, Status
-from mailbot_sandbox.api.checks import DomainName, Moment, MomentOrMessage, Shape
+from mailbot_sandbox.api.checks import DomainName, Moment, MomentOrMessage, Shape, short_repr
+from mailbot_sandbox.core.events import EVENT_TYPES
 from mailbot_sandbox.core.messages import DEFAULT_WAIT_MS, MAX_WAIT_MS
 from mailbot_sandbox.ids import id_pattern
 
@@ -86,6 +88,32 @@ class AuditQuery(PageQuery):
     inbox_id: str | None = None
 
 
+# A stream's ``events``: known names (full or short), comma-separated, with spaces around
+# them. Stated in the document, and the check itself, so the two cannot disagree.
+_NAME = "|".join(re.escape(name) for name in EVENT_NAMES)
+EVENT_LIST_PATTERN = rf"^[ ,]*({_NAME})( *,[ ,]*({_NAME}))*[ ,]*$"
+
+
+def _event_list(value: str) -> str:
+    if re.match(EVENT_LIST_PATTERN, value):
+        return value
+    for name in (part.strip() for part in value.split(",")):
+        if name and name not in EVENT_NAMES:
+            known = ", ".join(EVENT_TYPES)
+            raise ValueError(f"names an unknown event {short_repr(name)}; known events: {known}")
+    raise ValueError(f"must be event names separated by commas, got {short_repr(value)}")
+
+
+EventList = Annotated[
+    str,
+    Field(
+        description="event types to follow, comma-separated (full or short names)",
+        json_schema_extra={"examples": ["message.received,bounced"], "pattern": EVENT_LIST_PATTERN},
+    ),
+    AfterValidator(_event_list),
+]
+
+
 class StreamQuery(Shape):
     # For clients that cannot set the Last-Event-ID header (the header wins when both come).
     # Only an event id is a resume point: the pattern is stated here, checked in core/streams
@@ -93,16 +121,7 @@ class StreamQuery(Shape):
     last_event_id: (
         Annotated[str, Field(json_schema_extra={"pattern": id_pattern("evt")})] | None
     ) = None
-    events: (
-        Annotated[
-            str,
-            Field(
-                description="event types to follow, comma-separated (full or short names)",
-                json_schema_extra={"examples": ["message.received,bounced"]},
-            ),
-        ]
-        | None
-    ) = None
+    events: EventList | None = None
 
     def event_names(self) -> list[str] | None:
         """The ``events`` named, or None for every type."""
