@@ -152,6 +152,17 @@ def test_an_unknown_query_parameter_is_400_naming_it(api: Api) -> None:
     assert api.get(f"/v1/inboxes/{inbox['id']}?expand=").status_code == 200
 
 
+def test_a_query_parameter_given_twice_is_400_naming_it(api: Api) -> None:
+    # One value was taken and the other dropped in silence; the document allows one only.
+    inbox = api.create_inbox()
+    response = api.get("/v1/inboxes", params=[("status", "active"), ("status", "disabled")])
+    assert response.status_code == 400, response.text
+    assert "'status'" in response.json()["error"]["message"]
+    assert response.json()["error"]["details"] == {"field": "status"}
+    listed = api.get("/v1/inboxes", params={"status": "active"})
+    assert [found["id"] for found in listed.json()["data"]] == [inbox["id"]]
+
+
 def test_an_unknown_route_names_the_method_and_path(api: Api) -> None:
     response = api.post("/v1/no-such-route", json={})
     assert response.status_code == 404

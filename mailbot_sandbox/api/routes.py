@@ -163,7 +163,13 @@ def parse_body(shape: type[_M]) -> _M:
 
 def parse_query(shape: type[_M] | None) -> _M | None:
     """The query string as ``shape``. Empty values mean absent: the SDK sends
-    ``?inbox_id=`` for None."""
+    ``?inbox_id=`` for None. A parameter given twice is a 400: which one was meant is a
+    guess, and every parameter the document describes takes a single value."""
+    for name in request.args:
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidRequest(
+                f"query parameter {name!r} is given more than once; send it once", field=name
+            )
     given = {name: value for name, value in request.args.items() if value != ""}
     if shape is None:
         if given:
