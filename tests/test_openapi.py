@@ -152,6 +152,25 @@ def test_an_unknown_query_parameter_is_400_naming_it(api: Api) -> None:
     assert api.get(f"/v1/inboxes/{inbox['id']}?expand=").status_code == 200
 
 
+def test_an_empty_optional_query_parameter_means_absent_and_the_document_says_so(
+    api: Api,
+) -> None:
+    # The SDK sends ?inbox_id= for None: a client reading the document may send it too.
+    document = api.get("/v1/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "query":
+                    empty_allowed = parameter.get("allowEmptyValue", False)
+                    where = f"{method.upper()} {path} ?{parameter['name']}"
+                    assert empty_allowed != parameter["required"], where
+    response = api.get("/v1/inboxes?page=&limit=&status=&domain=")
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"] == {"total": 0, "page": 1, "limit": 20, "per_page": 20}
+    required = api.get("/v1/compliance/check?domain=")
+    assert required.status_code == 400 and "domain" in required.json()["error"]["message"]
+
+
 def test_a_query_parameter_given_twice_is_400_naming_it(api: Api) -> None:
     # One value was taken and the other dropped in silence; the document allows one only.
     inbox = api.create_inbox()

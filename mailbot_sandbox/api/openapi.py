@@ -73,14 +73,11 @@ def _parameters(path: str, route: Route, schemas: _S) -> list[_S]:
     if route.query is not None:
         query = schemas[route.query.__name__]
         for name, schema in query["properties"].items():
-            params.append(
-                {
-                    "name": name,
-                    "in": "query",
-                    "required": name in query.get("required", ()),
-                    "schema": schema,
-                }
-            )
+            required = name in query.get("required", ())
+            parameter = {"name": name, "in": "query", "required": required, "schema": schema}
+            if not required:  # an empty value means absent (the SDK sends ?inbox_id= for None)
+                parameter["allowEmptyValue"] = True
+            params.append(parameter)
     return params
 
 
