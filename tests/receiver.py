@@ -1,10 +1,12 @@
 """A real webhook receiver for tests: an HTTP server on 127.0.0.1 in a thread that records
-every POST and answers with the statuses it is told to."""
+every POST and answers with the statuses it is told to, maybe slowly, maybe keeping the
+connection open."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int  # one per connection: tells kept-alive connections from new ones
 
     @property
     def json(self) -> dict[str, Any]:
@@ -26,21 +29,33 @@ class Received:
 
 class Receiver:
     """Start with ``with Receiver() as hook:``; ``hook.url`` takes POSTs. ``statuses`` are
-    answered in turn (then 200), so a test can make the first attempts fail."""
+    answered in turn (then 200), so a test can make the first attempts fail; each answer
+    comes ``delay`` seconds after the POST was recorded. With ``keep_alive`` it speaks
+    HTTP/1.1 and keeps connections open, else HTTP/1.0 (one request per connection)."""
 
-    def __init__(self, statuses: list[int] | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        statuses: list[int] | None = None,
+        port: int = 0,
+        delay: float = 0.0,
+        keep_alive: bool = False,
+    ) -> None:
         self.received: list[Received] = []
         self._statuses = list(statuses or [])
         self._arrived = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrived = Received(self.path, dict(self.headers), body, self.client_address[1])
                 with receiver._arrived:
                     status = receiver._statuses.pop(0) if receiver._statuses else 200
-                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    receiver.received.append(arrived)
                     receiver._arrived.notify_all()
+                time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -49,6 +64,7 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True  # a kept-alive connection must not hold up exit
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

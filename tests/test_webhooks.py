@@ -205,6 +205,52 @@ def test_replay_queues_an_event_again(api: Api, make_api: Callable[..., Api]) ->
     assert make_api().post(f"/v1/events/{event_id}/replay", json={}).status_code == 404
 
 
+def test_a_slow_receiver_delays_only_its_own_deliveries(api: Api) -> None:
+    # Each answer of the slow one takes 3 s; the sandbox tries at most 4 at once per URL,
+    # so the fast receiver gets all its mail while the slow one has seen only 4 POSTs.
+    inbox = api.create_inbox()
+    with Receiver(delay=3.0) as slow, Receiver() as fast:
+        subscribe(api, slow.url, ["sent"])
+        subscribe(api, fast.url, ["sent"])
+        fast.events("webhook.test")
+        for n in range(12):
+            send(api, inbox, to=["someone@example.com"], subject=f"mail {n}")
+        fast.events("message.sent", count=12, timeout=8)
+        seen_by_slow = len(slow.received)
+    assert seen_by_slow <= 4, f"the slow receiver had {seen_by_slow} POSTs in flight"
+
+
+def test_deliveries_share_a_kept_alive_connection(api: Api) -> None:
+    inbox = api.create_inbox()
+    with Receiver(keep_alive=True) as receiver:
+        subscribe(api, receiver.url, ["sent"])
+        receiver.events("webhook.test")
+        for n in range(10):
+            send(api, inbox, to=["someone@example.com"], subject=f"mail {n}")
+            receiver.events("message.sent", count=n + 1)
+    connections = {r.client_port for r in receiver.received}
+    assert len(receiver.received) == 11
+    assert len(connections) < 11, "every delivery opened a connection of its own"
+
+
+def test_a_receiver_restarted_on_its_port_gets_the_next_delivery_once(api: Api) -> None:
+    # The sandbox still holds a connection to the receiver that went away; the next
+    # POST on it fails before any answer and is made again on a new one.
+    inbox = api.create_inbox()
+    with Receiver(keep_alive=True) as first:
+        hook = subscribe(api, first.url, ["sent"])
+        first.events("webhook.test")
+        port = int(first.url.split(":")[2].split("/")[0])
+    with Receiver(keep_alive=True, port=port) as second:
+        send(api, inbox, to=["someone@example.com"], subject="after the restart")
+        [delivery] = second.events("message.sent")
+        time.sleep(0.5)  # a second copy would have arrived by now
+        assert len(second.received) == 1
+    assert delivery.json["data"]["subject"] == "after the restart"
+    wait_until(lambda: deliveries(api, hook)[0]["status"] == "succeeded")
+    assert [a["status_code"] for a in deliveries(api, hook)[0]["attempts"]] == [200]
+
+
 def test_the_sdk_manages_webhooks(sandbox: Sandbox) -> None:
     client = MailBot(api_key=fresh_key(), base_url=sandbox.api_url)
     made = client.webhooks.create(url="https://app.example/hook", events=["bounced"])

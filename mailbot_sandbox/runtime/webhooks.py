@@ -2,29 +2,28 @@
 
 The queue is in the database (``store/webhooks.py``), so deliveries pending when a sandbox
 stops are made when it starts again. Only one process of several on a database file runs a
-dispatcher, and claims are taken inside a write transaction anyway, so no delivery is made
-twice at once. The API and SMTP paths never wait for it: they record an event and move on,
-and a slow or dead receiver only holds one of the dispatcher's own request threads.
+dispatcher (in ``serve``, a process of its own), and claims are taken inside a write
+transaction anyway, so no delivery is made twice at once. The API and SMTP paths never wait
+for it: they record an event and move on, and a slow or dead receiver only holds a few of
+the dispatcher's own request threads.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import sqlite3
 import threading
 import time
-import urllib.error
-import urllib.request
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 from mailbot_sandbox.config import Config
-from mailbot_sandbox.core.events import Events, wire_payload
+from mailbot_sandbox.core.events import Events
 from mailbot_sandbox.ids import format_time
 from mailbot_sandbox.metrics import Metrics
+from mailbot_sandbox.runtime.webhook_post import Poster
 from mailbot_sandbox.store import Store, webhooks
 from mailbot_sandbox.store.webhooks import AttemptRow, Claimed
 
@@ -35,28 +34,11 @@ log = logging.getLogger("mailbot_sandbox.runtime.webhooks")
 RETRY_DELAYS = (30.0, 120.0, 600.0, 3600.0, 21600.0)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 POLL_SECONDS = 0.5  # a fallback: recording processes wake the dispatcher themselves
-CONCURRENCY = 8  # requests in flight at once: one slow receiver never holds up the rest
-
-
-def payload(claimed: Claimed) -> bytes:
-    """The body of a delivery: the event as a live stream sends it too."""
-    return wire_payload(claimed["event"]).encode()
-
-
-def signature(body: bytes, secret: str) -> str:
-    """``X-Mailbot-Signature``: hex HMAC-SHA256 of the raw body, keyed with the secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect is the receiver's answer, logged as such: following it would POST the
-    # signed event to a URL nobody subscribed.
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-# No proxy from the environment either: receivers are the developer's own, often local.
-_opener = urllib.request.build_opener(_NoRedirects(), urllib.request.ProxyHandler({}))
+CONCURRENCY = 16  # requests in flight at once
+PER_URL_CONCURRENCY = 4  # of them to one URL: a slow receiver never holds up the others
+PER_URL_HELD = 64  # deliveries to one URL claimed ahead of their turn
+MAX_HELD = 512  # deliveries claimed and not yet recorded, in all
+RECORD_SECONDS = 0.02  # outcomes wait at most this long to be written together
 
 
 class _Outcome(NamedTuple):
@@ -70,10 +52,12 @@ class _Outcome(NamedTuple):
 class WebhookDispatcher:
     """Makes due deliveries in the background; start it once per database file.
 
-    One thread claims due deliveries and hands them to a small pool that POSTs them. The
-    pool only reports outcomes; the claiming thread records every outcome since its last
-    round and claims the next due ones in one write transaction, so a burst of deliveries
-    costs the mail paths a few short transactions, not one per attempt.
+    One thread claims due deliveries in batches and queues them by URL; a pool of request
+    threads POSTs them, at most :data:`PER_URL_CONCURRENCY` to one URL at a time, taking
+    URLs in turn, so a receiver that is slow or down delays only its own deliveries. The
+    pool only reports outcomes; the claiming thread writes the outcomes of the last few
+    milliseconds and claims the next batch in one write transaction, so a burst of
+    deliveries costs the mail paths a few short transactions, not one per attempt.
     """
 
     def __init__(self, store: Store, config: Config, events: Events, metrics: Metrics) -> None:
@@ -81,11 +65,20 @@ class WebhookDispatcher:
         self._metrics = metrics
         self._scale = config.webhook_retry_scale
         self._timeout = config.webhook_timeout
+        # A claim outlasts the longest a held delivery can wait for its turn and its try.
+        self._hold = config.webhook_timeout * (2 * PER_URL_HELD / PER_URL_CONCURRENCY + 1) + 60
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._in_flight = 0  # claimed and not yet recorded; only the claiming thread counts
-        self._finished: list[_Outcome] = []
+        self._finished: list[_Outcome] = []  # written by the pool, taken by the claimer
         self._finished_lock = threading.Lock()
+        # Only the claiming thread touches these:
+        self._queued: dict[str, deque[Claimed]] = {}  # claimed, not yet started, by URL
+        self._running: Counter[str] = Counter()  # attempts in flight, by URL
+        self._busy = 0  # attempts in flight, in all
+        self._held = 0  # claimed and not yet recorded
+        self._unrecorded: list[_Outcome] = []
+        self._recorded_at = 0.0
+        self._poster = Poster(config.webhook_timeout)
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="mailbot-webhook")
         self._thread = threading.Thread(target=self._run, name="mailbot-webhooks", daemon=True)
         events.on_recorded(self.wake)
@@ -101,15 +94,18 @@ class WebhookDispatcher:
 
     def stop(self) -> None:
         """Stop claiming; attempts in flight finish (each bounded by the timeout) and are
-        recorded."""
+        recorded, and the claims on those not started are given back."""
         self._stopping.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._poster.close()
         try:
             with self._store.write() as db:
-                self._record_finished(db.conn)
+                self._take_finished()
+                self._record_all(db.conn)
+                webhooks.release_claims(db.conn)
         except Exception:  # stopping anyway: the claims expire and the deliveries are retried
             log.exception("could not record the last webhook attempts")
 
@@ -124,83 +120,101 @@ class WebhookDispatcher:
             self._wake.wait(pause)
 
     def _round(self) -> float:
-        """Record finished attempts, claim and start what is due; how long to sleep unless
-        woken. A read comes first, so a round with nothing to do never takes the write lock
-        that mail needs."""
-        with self._finished_lock:
-            finished = bool(self._finished)
+        """Start what is queued, write outcomes and claim more when it is time; how long to
+        sleep unless woken. A read comes first, so a round with nothing to claim never takes
+        the write lock that mail needs."""
+        self._take_finished()
+        self._start_queued()
         due = webhooks.next_due(self._store)
-        now = time.time()
-        free = CONCURRENCY - self._in_flight
-        claim = due is not None and due <= now and free > 0
-        if finished or claim:
+        claim = due is not None and due <= time.time() and self._held < MAX_HELD
+        idle = not self._busy and not self._queued
+        since = time.monotonic() - self._recorded_at
+        record = bool(self._unrecorded) and (claim or idle or since >= RECORD_SECONDS)
+        if claim or record:
             with self._store.write() as db:
-                free += self._record_finished(db.conn)
-                claimed = (
-                    webhooks.claim_due(db.conn, time.time(), self._timeout + 60, free)
-                    if free > 0
-                    else []
-                )
-            self._in_flight += len(claimed)
-            for item in claimed:
-                self._pool.submit(self._attempt, item)
-            due = webhooks.next_due(self._store)
-        if due is None or self._in_flight >= CONCURRENCY:
-            return POLL_SECONDS  # a finishing attempt wakes us
-        return min(POLL_SECONDS, max(0.0, due - time.time()))
+                self._record_all(db.conn)
+                claimed = self._claim(db.conn) if claim else []
+            self._recorded_at = time.monotonic()
+            self._start_queued()
+            if claim and not claimed:  # every due URL has its fill: a finished attempt wakes us
+                due = None
+            elif claimed:
+                due = webhooks.next_due(self._store)
+        pause = POLL_SECONDS
+        if self._unrecorded:
+            pause = min(pause, max(0.0, RECORD_SECONDS - (time.monotonic() - self._recorded_at)))
+        if due is not None and self._held < MAX_HELD:
+            pause = min(pause, max(0.0, due - time.time()))
+        return pause
+
+    def _claim(self, conn: sqlite3.Connection) -> list[Claimed]:
+        """Claim a batch of due deliveries (inside the caller's write transaction) and queue
+        them by URL, passing over the URLs that already have their fill."""
+        full = [url for url, count in self._held_by_url().items() if count >= PER_URL_HELD]
+        claimed = webhooks.claim_due(
+            conn,
+            time.time(),
+            self._hold,
+            MAX_HELD - self._held,
+            per_url=PER_URL_HELD,
+            skip_urls=full,
+        )
+        for item in claimed:
+            self._queued.setdefault(item["url"], deque()).append(item)
+        self._held += len(claimed)
+        return claimed
+
+    def _held_by_url(self) -> Counter[str]:
+        held = Counter({url: len(queue) for url, queue in self._queued.items()})
+        held.update(self._running)
+        return held
+
+    def _start_queued(self) -> None:
+        """Hand queued deliveries to the pool, URL by URL in turn, while there is room."""
+        started = True
+        while started and self._busy < CONCURRENCY:
+            started = False
+            for url in list(self._queued):
+                queue = self._queued[url]
+                if self._busy < CONCURRENCY and self._running[url] < PER_URL_CONCURRENCY:
+                    self._running[url] += 1
+                    self._busy += 1
+                    self._pool.submit(self._attempt, queue.popleft())
+                    started = True
+                if not queue:
+                    del self._queued[url]
 
     def _attempt(self, claimed: Claimed) -> None:
         try:
-            status_code, error, latency_ms = self._post(claimed)
+            status_code, error, latency_ms = self._poster.post(claimed)
         except Exception as exc:  # recorded as a failed attempt, retried on schedule
             log.exception("webhook delivery %s failed", claimed["id"])
             status_code, error, latency_ms = None, type(exc).__name__, 0.0
         with self._finished_lock:
             self._finished.append(_Outcome(claimed, status_code, error, latency_ms, time.time()))
-        self._wake.set()  # the claiming thread records it and fills the slot
+        self._wake.set()  # the claiming thread starts the next one and records this
 
-    def _post(self, claimed: Claimed) -> tuple[int | None, str | None, float]:
-        body = payload(claimed)
-        request = urllib.request.Request(
-            claimed["url"],
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "mailbot-sandbox-webhooks",
-                "X-Mailbot-Signature": signature(body, claimed["secret"]),
-                "X-Mailbot-Timestamp": str(int(time.time())),
-                "X-Mailbot-Event": claimed["event"]["type"],
-                "X-Mailbot-Delivery": claimed["id"],
-            },
-        )
-        started = time.perf_counter()
-        status_code: int | None = None
-        error: str | None = None
-        try:
-            with _opener.open(request, timeout=self._timeout) as response:
-                status_code = response.status
-                response.read(65536)
-        except urllib.error.HTTPError as exc:
-            status_code = exc.code
-            error = f"HTTP {exc.code}"
-            exc.close()
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            error = str(reason) or type(reason).__name__
-        return status_code, error, round((time.perf_counter() - started) * 1000, 1)
-
-    def _record_finished(self, conn: sqlite3.Connection) -> int:
-        """Log every attempt finished since the last round (inside the caller's write
-        transaction) and move each delivery on; how many slots that frees."""
+    def _take_finished(self) -> None:
+        """Move the pool's outcomes to the claiming thread's side, freeing their slots."""
         with self._finished_lock:
             finished, self._finished = self._finished, []
         for outcome in finished:
+            url = outcome.claimed["url"]
+            self._running[url] -= 1
+            if not self._running[url]:
+                del self._running[url]
+        self._busy -= len(finished)
+        self._unrecorded.extend(finished)
+
+    def _record_all(self, conn: sqlite3.Connection) -> None:
+        """Log every outcome not yet logged (inside the caller's write transaction) and move
+        each delivery on."""
+        for outcome in self._unrecorded:
             status = self._record(conn, outcome)
             # pending = this attempt failed, another follows; failed = it was the last one
             self._metrics.webhook_deliveries.labels(outcome=status).inc()
-        self._in_flight -= len(finished)
-        return len(finished)
+        self._held -= len(self._unrecorded)
+        self._unrecorded = []
 
     def _record(self, conn: sqlite3.Connection, outcome: _Outcome) -> str:
         claimed, status_code = outcome.claimed, outcome.status_code

@@ -7,6 +7,8 @@ times shown to users are ISO-8601 text.
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from mailbot_sandbox.store.db import Store
@@ -150,15 +152,28 @@ def queue_delivery(
     )
 
 
-def claim_due(conn: sqlite3.Connection, now: float, hold: float, limit: int) -> list[Claimed]:
+def claim_due(
+    conn: sqlite3.Connection,
+    now: float,
+    hold: float,
+    limit: int,
+    *,
+    per_url: int,
+    skip_urls: Sequence[str] = (),
+) -> list[Claimed]:
     """Take up to ``limit`` pending deliveries due by ``now`` that nobody holds, for ``hold``
-    seconds: inside a write transaction, so two dispatchers never take the same one."""
+    seconds, the earliest first: at most ``per_url`` to one URL and none to ``skip_urls``.
+    Inside a write transaction, so two dispatchers never take the same one."""
+    skip = f" AND url NOT IN ({', '.join('?' * len(skip_urls))})" if skip_urls else ""
     cursor = conn.execute(
         "UPDATE webhook_deliveries SET claimed_until = ? WHERE id IN ("
-        " SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
-        " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt_at LIMIT ?)"
+        " SELECT id FROM (SELECT id, next_attempt_at,"
+        "  row_number() OVER (PARTITION BY url ORDER BY next_attempt_at) AS place"
+        "  FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+        f"  AND (claimed_until IS NULL OR claimed_until < ?){skip})"
+        " WHERE place <= ? ORDER BY next_attempt_at LIMIT ?)"
         " RETURNING id",
-        (now + hold, now, now, limit),
+        (now + hold, now, now, *skip_urls, per_url, limit),
     )
     ids = [row[0] for row in cursor.fetchall()]
     if not ids:
@@ -200,11 +215,14 @@ def record_attempt(
 
 
 def next_due(store: Store) -> float | None:
-    """When the earliest pending delivery can next be claimed (Unix seconds), or None: a
-    claimed one counts from the end of its claim, so an attempt in flight is not "due"."""
+    """When the earliest pending delivery nobody holds is due (Unix seconds), or None: a
+    claimed one is in flight, not "due". Walks the due index from its start, past the held
+    ones only."""
     value = store.scalar(
-        "SELECT min(max(next_attempt_at, coalesce(claimed_until, 0)))"
-        " FROM webhook_deliveries WHERE status = 'pending'"
+        "SELECT next_attempt_at FROM webhook_deliveries"
+        " WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)"
+        " ORDER BY next_attempt_at LIMIT 1",
+        (time.time(),),
     )
     return None if value is None else float(value)
 
