@@ -287,7 +287,10 @@ def _serve(options: dict[str, Any]) -> int:
         print(f"  cert     {config.tls_cert}")
     print(f"  data     {where['data']}")
     print(f"  keys     {'only the configured ones' if config.strict_keys else 'any mb_... key'}")
-    print(f"  workers  {workers} process{'es' if workers > 1 else ''}")
+    if isinstance(server, Supervisor):
+        print(f"  workers  {workers} processes, and 1 for webhook deliveries")
+    else:
+        print("  workers  1 process")
     print(f"  catch-all {config.catch_all_key}    (its mail: GET /sandbox/v1/outbox)")
     print("Press Ctrl+C to stop.", flush=True)
     failed = server.failed if isinstance(server, Supervisor) else threading.Event()

@@ -172,11 +172,12 @@ class Sandbox(Addresses):
             self._smtp.start()
             if worker is None:  # a worker's supervisor put its own address in the config
                 self.services.engagement.public_url = self.config.public_url or self.base_url
-            if primary:  # one process of several prunes and calls webhooks for all
+            if primary:  # one process of several prunes for all
                 self._retention = Retention(
                     self.services.store, self.services.clock, self.config, self.services.metrics
                 )
                 self._retention.start()
+            if worker is None or worker.delivers:  # and one calls webhooks for all
                 self._dispatcher = WebhookDispatcher(
                     self.services.store, self.config, self.services.events, self.services.metrics
                 )
@@ -193,8 +194,8 @@ class Sandbox(Addresses):
 
                 dispatcher = self._dispatcher
                 worker.start(self._adopt, on_wake, dispatcher.wake if dispatcher else None)
-                if not primary:  # the primary makes the deliveries this worker queues
-                    services.events.on_recorded(worker.peers.wake_dispatcher)
+                if not worker.delivers:  # the deliverer makes those this worker queues
+                    services.events.on_recorded(worker.wake_deliverer)
         except BaseException:
             self.stop()
             raise

@@ -95,8 +95,8 @@ def new_inbox(session: requests.Session, base_url: str, **fields: Any) -> dict[s
 
 
 def test_banner_names_the_workers(served: Served) -> None:
-    assert f"workers  {WORKERS} processes" in served.banner
-    assert len(served.worker_pids()) == WORKERS
+    assert f"workers  {WORKERS} processes, and 1 for webhook deliveries" in served.banner
+    assert len(served.worker_pids()) == WORKERS + 1
 
 
 def test_every_worker_is_ready(served: Served) -> None:

@@ -25,14 +25,18 @@ Adopt = Callable[[bytes, socket.socket], None]
 class WorkerLink:
     """A worker's number (0 is the primary, which runs retention and other upkeep), the
     channel on which the supervisor hands it accepted connections, and its ``peers``: the
-    link to the other workers; and ``metrics_dir``, where the workers' counters meet (see
+    link to the other workers; ``deliverer``, the number of the process that makes every
+    webhook delivery; and ``metrics_dir``, where the workers' counters meet (see
     :mod:`mailbot_sandbox.metrics`)."""
 
-    def __init__(self, index: int, handoff: socket.socket, peers: Peers, metrics_dir: str) -> None:
+    def __init__(
+        self, index: int, handoff: socket.socket, peers: Peers, metrics_dir: str, deliverer: int
+    ) -> None:
         self.index = index
         self.handoff = handoff
         self.peers = peers
         self.metrics_dir = metrics_dir
+        self.deliverer = deliverer
         self._thread: threading.Thread | None = None
         self._closing = False
 
@@ -40,6 +44,17 @@ class WorkerLink:
     def primary(self) -> bool:
         """Whether this worker runs the upkeep that one process does for all."""
         return self.index == 0
+
+    @property
+    def delivers(self) -> bool:
+        """Whether this is the process that makes the webhook deliveries. It is one of its
+        own, handed no connections: its requests never queue for the interpreter lock
+        behind an SMTP session or an API request, nor theirs behind it."""
+        return self.index == self.deliverer
+
+    def wake_deliverer(self) -> None:
+        """Tell the delivering process that webhook deliveries were queued."""
+        self.peers.wake_dispatcher(self.deliverer)
 
     def start(
         self,

@@ -9,8 +9,9 @@ the mail) as a small JSON datagram over the socket pairs the supervisor made.
 
 Each worker counts its waits in progress in its own slot of a small shared file (``waits``);
 a wake-up is sent only while some other worker has one, so a burst with nobody waiting costs
-nothing here. Webhook deliveries are made by the primary worker alone; a worker that queued
-some tells it at once (``hooks``) rather than leaving them to its next poll.
+nothing here. Webhook deliveries are made by one process alone, the deliverer (which serves
+no connections); a worker that queued some tells it at once (``hooks``) rather than leaving
+them to its next poll.
 
 (Metrics need nothing from here: ``prometheus_client``'s multiprocess mode sums the
 workers' counters, see :mod:`mailbot_sandbox.metrics`.)
@@ -102,9 +103,10 @@ class Peers:
                     with contextlib.suppress(OSError):  # that worker is gone; nothing to tell
                         sender.send(data)
 
-    def wake_dispatcher(self, primary: int = 0) -> None:
-        """Tell the primary worker (which makes every webhook delivery) that some were queued."""
-        sender = self._senders.get(primary)
+    def wake_dispatcher(self, deliverer: int) -> None:
+        """Tell process ``deliverer`` (which makes every webhook delivery) that some were
+        queued."""
+        sender = self._senders.get(deliverer)
         if sender is None:
             return
         with self._send_lock, contextlib.suppress(OSError):

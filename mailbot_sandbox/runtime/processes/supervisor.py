@@ -127,7 +127,7 @@ class Supervisor(Addresses):
             smtps = bind(self.config.smtp_bind_host, self.config.smtps_port, "SMTPS")
             self._listeners.append(smtps)
             self._rundir = self._make_run_folder()
-            create_waits_file(self._rundir, self.workers)
+            create_waits_file(self._rundir, self.workers + 1)
             os.mkdir(self._metrics_dir)
             self._spawn()
         except BaseException:
@@ -171,7 +171,10 @@ class Supervisor(Addresses):
         return str(folder)
 
     def _spawn(self) -> None:
-        count = self.workers
+        # The workers, then one more process that serves no connections and makes the
+        # webhook deliveries (``WorkerLink.delivers``).
+        deliverer = self.workers
+        count = self.workers + 1
         handoffs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
         # Worker i reads channels[i][0]; the others write to channels[i][1].
         channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(count)]
@@ -194,6 +197,7 @@ class Supervisor(Addresses):
                     "senders": senders,
                     "rundir": self._rundir,
                     "metrics_dir": self._metrics_dir,
+                    "deliverer": deliverer,
                 }
                 # prometheus_client reads its multiprocess folder when it is imported.
                 env = child_environment({MULTIPROCESS_VARIABLE: self._metrics_dir})
@@ -208,6 +212,8 @@ class Supervisor(Addresses):
                 assert proc.stdin is not None
                 with proc.stdin:  # the spec, API keys included: never on argv or environ
                     proc.stdin.write(json.dumps(spec).encode() + b"\n")
+                # Kept for the deliverer too, though it is handed nothing: its end closing
+                # is how it learns that the supervisor is gone.
                 self._handoffs.append(handoffs[index][0])
             for index, proc in enumerate(self._procs):
                 assert proc.stdout is not None
@@ -237,9 +243,10 @@ class Supervisor(Addresses):
             except OSError:
                 return  # closed by stop()
             with connection:
-                # Round robin; a worker that cannot take it (gone) passes it to the next.
-                for attempt in range(len(self._handoffs)):
-                    handoff = self._handoffs[(turn + attempt) % len(self._handoffs)]
+                # Round robin over the workers (not the deliverer, the last one); a worker
+                # that cannot take it (gone) passes it to the next.
+                for attempt in range(self.workers):
+                    handoff = self._handoffs[(turn + attempt) % self.workers]
                     try:
                         socket.send_fds(handoff, [kind], [connection.fileno()])
                     except OSError:

@@ -34,7 +34,7 @@ def worker_main() -> int:
         spec["rundir"],
     )
     handoff = socket.socket(fileno=spec["handoff"])
-    link = WorkerLink(spec["index"], handoff, peers, spec["metrics_dir"])
+    link = WorkerLink(spec["index"], handoff, peers, spec["metrics_dir"], spec["deliverer"])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sandbox = Sandbox(config, worker=link)
