@@ -2,7 +2,8 @@
 
 Two accounts on one ``serve`` (two worker processes, as users run it): one without webhooks,
 one whose account has 3 webhooks subscribed to ``message.received``, all posting to a local
-receiver (a threaded HTTP server in this process, one path per subscriber). Rounds alternate
+receiver (``_webhook_receiver.py``, an asyncio server in its own process as an app's would be,
+one path per subscriber). Rounds alternate
 between them: 4 SMTP clients send a batch to an inbox of the account, then (for the one with
 webhooks) the round waits until every delivery arrived. The ingest rate of each account is
 the batch over its sending time; the latency of a delivery is from the moment its message's
@@ -15,16 +16,16 @@ ingest with webhooks >= 80% of the rate without, in the same run.
 
 from __future__ import annotations
 
-import json
+import re
+import subprocess
 import sys
 import threading
 import time
 import uuid
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
 
-from _common import HOST, Api, LeanSmtp, Report, Server, parser, percentile, profiled
+from _common import HOST, PYTHON, Api, LeanSmtp, Report, Server, parser, percentile, profiled
 
 CLIENTS = 4
 SUBSCRIBERS = 3
@@ -33,38 +34,37 @@ DELIVERY_TIMEOUT = 120.0  # seconds a round waits for its deliveries before it g
 
 
 class Receiver:
-    """Records when each subscriber (by path) got ``message.received`` for each subject."""
+    """``_webhook_receiver.py`` in its own process; records when each subscriber (by path)
+    got ``message.received`` for each subject."""
 
     def __init__(self) -> None:
         self.arrivals: dict[tuple[str, str], float] = {}
         self.duplicates = 0
         self.count = 0
         self._changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                arrived = time.monotonic()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                if self.headers.get("X-Mailbot-Event") == "message.received":
-                    subject = json.loads(body)["data"]["subject"]
-                    receiver.record(self.path, subject, arrived)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        script = Path(__file__).with_name("_webhook_receiver.py")
+        self.proc = subprocess.Popen(
+            [PYTHON, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        found = re.search(r":(\d+)", line)
+        if not found:
+            self.stop()
+            raise RuntimeError(f"webhook receiver did not start: {line!r}")
+        self.port = int(found.group(1))
+        self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://{HOST}:{self.server.server_address[1]}/{path}"
+        return f"http://{HOST}:{self.port}/{path}"
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            path, kind, arrived, subject = line.rstrip("\n").split(" ", 3)
+            if kind == "message.received":
+                self.record(path, subject, float(arrived))
 
     def record(self, path: str, subject: str, arrived: float) -> None:
         with self._changed:
@@ -80,8 +80,9 @@ class Receiver:
             return self._changed.wait_for(lambda: len(self.arrivals) >= total, timeout)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 def mail(sender: str, recipient: str, subject: str) -> bytes:
