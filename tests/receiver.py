@@ -4,7 +4,9 @@ connection open."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -45,8 +47,14 @@ class Receiver:
         self._arrived = threading.Condition()
         receiver = self
 
+        self._connections: set[Any] = set()
+
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                receiver._connections.add(self.connection)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -78,6 +86,9 @@ class Receiver:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        for connection in list(self._connections):  # kept-alive ones: gone, as in a restart
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def wait_for(
         self, match: Callable[[Received], bool], count: int = 1, timeout: float = 10
