@@ -35,9 +35,11 @@ IDS_PER_DATAGRAM = 1000  # one datagram holds thousands of ids; a huge batch goe
 _HOOKS = json.dumps({"t": "hooks"}).encode()
 
 
-def create_waits_file(rundir: str, workers: int) -> None:
-    """The shared wait counts, all zero; the supervisor makes it before starting workers."""
-    (Path(rundir) / WAITS_FILE).write_bytes(bytes(8 * workers))
+def create_waits_file(rundir: str, processes: int) -> None:
+    """The shared wait counts, all zero, one per process, and after them the flag that a
+    wake-up of the webhook deliverer is on its way; the supervisor makes it before starting
+    any process."""
+    (Path(rundir) / WAITS_FILE).write_bytes(bytes(8 * (processes + 1)))
 
 
 class Peers:
@@ -59,6 +61,7 @@ class Peers:
         with open(Path(rundir) / WAITS_FILE, "r+b") as file:
             self._waits_map = mmap.mmap(file.fileno(), 0)
         self._waits = memoryview(self._waits_map).cast("q")
+        self._hooks_slot = len(self._waits) - 1  # 1 while a wake-up of the deliverer is unread
         self._parked_lock = threading.Lock()
         self._receiver = receiver
         self._senders = senders
@@ -105,12 +108,23 @@ class Peers:
 
     def wake_dispatcher(self, deliverer: int) -> None:
         """Tell process ``deliverer`` (which makes every webhook delivery) that some were
-        queued."""
+        queued, after the commit that queued them.
+
+        Called after every such commit, on the SMTP loop too, so it must never block: while
+        a wake-up is on its way and unread, another adds nothing (the deliverer clears the
+        flag before it reads the queue, so it reads this commit too), and a full channel
+        means wake-ups are waiting there already."""
         sender = self._senders.get(deliverer)
-        if sender is None:
+        if sender is None or self._waits[self._hooks_slot]:
             return
-        with self._send_lock, contextlib.suppress(OSError):
-            sender.send(_HOOKS)
+        self._waits[self._hooks_slot] = 1
+        with self._send_lock:
+            try:
+                sender.send(_HOOKS, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                pass  # unread wake-ups are there; each makes the deliverer read the queue
+            except OSError:  # the deliverer is gone; let a later commit try again
+                self._waits[self._hooks_slot] = 0
 
     # -- receiving ------------------------------------------------------------------------------
     def _listen(self) -> None:
@@ -126,6 +140,7 @@ class Peers:
                 if message.get("t") == "wake":
                     self._on_wake(list(message["ids"]))
                 elif message.get("t") == "hooks":
+                    self._waits[self._hooks_slot] = 0  # before the queue is read
                     self._on_hooks()
             except Exception:  # one bad message must not end the listener
                 log.warning("could not handle a message from another worker", exc_info=True)
