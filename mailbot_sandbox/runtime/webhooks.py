@@ -25,7 +25,7 @@ from mailbot_sandbox.ids import format_time
 from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.runtime.webhook_post import Poster
 from mailbot_sandbox.store import Store, webhooks
-from mailbot_sandbox.store.webhooks import AttemptRow, Claimed
+from mailbot_sandbox.store.webhooks import AttemptRow, Claimed, Recorded
 
 log = logging.getLogger("mailbot_sandbox.runtime.webhooks")
 
@@ -78,6 +78,9 @@ class WebhookDispatcher:
         self._held = 0  # claimed and not yet recorded
         self._unrecorded: list[_Outcome] = []
         self._recorded_at = 0.0
+        self._news = True  # deliveries were queued since the last look at the queue
+        self._due: float | None = None  # when the next unclaimed delivery is due, as last seen
+        self._looked_at = 0.0
         self._poster = Poster(config.webhook_timeout)
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="mailbot-webhook")
         self._thread = threading.Thread(target=self._run, name="mailbot-webhooks", daemon=True)
@@ -90,6 +93,7 @@ class WebhookDispatcher:
 
     def wake(self) -> None:
         """Deliveries were queued (here or by another process): look for due ones now."""
+        self._news = True
         self._wake.set()
 
     def stop(self) -> None:
@@ -102,9 +106,10 @@ class WebhookDispatcher:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._poster.close()
         try:
+            self._take_finished()
+            recorded = self._prepared()
             with self._store.write() as db:
-                self._take_finished()
-                self._record_all(db.conn)
+                self._record_all(db.conn, recorded)
                 webhooks.release_claims(db.conn)
         except Exception:  # stopping anyway: the claims expire and the deliveries are retried
             log.exception("could not record the last webhook attempts")
@@ -121,31 +126,43 @@ class WebhookDispatcher:
 
     def _round(self) -> float:
         """Start what is queued, write outcomes and claim more when it is time; how long to
-        sleep unless woken. A read comes first, so a round with nothing to claim never takes
-        the write lock that mail needs."""
+        sleep unless woken.
+
+        Rounds come often (every finished attempt ends a sleep), so the queue is read only
+        when deliveries were queued since, or every :data:`RECORD_SECONDS` while busy, and
+        the write lock that mail needs is taken only to claim or to write outcomes."""
         self._take_finished()
         self._start_queued()
-        due = webhooks.next_due(self._store)
+        if self._news or time.monotonic() - self._looked_at >= RECORD_SECONDS:
+            self._look()
+        due = self._due
         claim = due is not None and due <= time.time() and self._held < MAX_HELD
         idle = not self._busy and not self._queued
         since = time.monotonic() - self._recorded_at
         record = bool(self._unrecorded) and (claim or idle or since >= RECORD_SECONDS)
         if claim or record:
+            recorded = self._prepared()
             with self._store.write() as db:
-                self._record_all(db.conn)
+                self._record_all(db.conn, recorded)
                 claimed = self._claim(db.conn) if claim else []
             self._recorded_at = time.monotonic()
             self._start_queued()
-            if claim and not claimed:  # every due URL has its fill: a finished attempt wakes us
-                due = None
-            elif claimed:
-                due = webhooks.next_due(self._store)
+            if claimed:
+                self._look()
+            elif claim:  # every due URL has its fill: a finished attempt wakes us
+                self._due = None
         pause = POLL_SECONDS
-        if self._unrecorded:
-            pause = min(pause, max(0.0, RECORD_SECONDS - (time.monotonic() - self._recorded_at)))
-        if due is not None and self._held < MAX_HELD:
-            pause = min(pause, max(0.0, due - time.time()))
+        if self._unrecorded or self._busy:
+            pause = RECORD_SECONDS
+        if self._due is not None and self._held < MAX_HELD:
+            pause = min(pause, max(0.0, self._due - time.time()))
         return pause
+
+    def _look(self) -> None:
+        """Read when the next delivery is due (cheap: the start of an index)."""
+        self._news = False  # before the read: news after it makes the next round look again
+        self._due = webhooks.next_due(self._store)
+        self._looked_at = time.monotonic()
 
     def _claim(self, conn: sqlite3.Connection) -> list[Claimed]:
         """Claim a batch of due deliveries (inside the caller's write transaction) and queue
@@ -206,17 +223,23 @@ class WebhookDispatcher:
         self._busy -= len(finished)
         self._unrecorded.extend(finished)
 
-    def _record_all(self, conn: sqlite3.Connection) -> None:
-        """Log every outcome not yet logged (inside the caller's write transaction) and move
-        each delivery on."""
-        for outcome in self._unrecorded:
-            status = self._record(conn, outcome)
+    def _record_all(self, conn: sqlite3.Connection, recorded: list[Recorded]) -> None:
+        """Log ``recorded`` (the outcomes not yet logged, :meth:`_prepared`) inside the
+        caller's write transaction, and move each delivery on."""
+        webhooks.record_attempts(conn, recorded)
+        for item in recorded:
             # pending = this attempt failed, another follows; failed = it was the last one
-            self._metrics.webhook_deliveries.labels(outcome=status).inc()
-        self._held -= len(self._unrecorded)
-        self._unrecorded = []
+            self._metrics.webhook_deliveries.labels(outcome=item.status).inc()
+        self._held -= len(recorded)
 
-    def _record(self, conn: sqlite3.Connection, outcome: _Outcome) -> str:
+    def _prepared(self) -> list[Recorded]:
+        """The outcomes not yet logged, as rows: made before the write transaction, which
+        other processes wait for."""
+        recorded, self._unrecorded = [self._recorded(o) for o in self._unrecorded], []
+        return recorded
+
+    def _recorded(self, outcome: _Outcome) -> Recorded:
+        """How an attempt is logged, and where it leaves its delivery."""
         claimed, status_code = outcome.claimed, outcome.status_code
         attempt = claimed["attempts"] + 1
         if status_code is not None and 200 <= status_code < 300:
@@ -235,8 +258,7 @@ class WebhookDispatcher:
             next_attempt_at=None if next_due is None else _iso(next_due),
             created_at=_iso(outcome.finished_at),
         )
-        webhooks.record_attempt(conn, row, status=status, next_due=next_due)
-        return status
+        return Recorded(row, status, next_due)
 
 
 def _iso(seconds: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from mailbot_sandbox.store.db import Store
 from mailbot_sandbox.store.events import EVENT_COLUMNS, EventRow, event_of
@@ -198,19 +198,28 @@ def claim_due(
     ]
 
 
-def record_attempt(
-    conn: sqlite3.Connection, attempt: AttemptRow, *, status: str, next_due: float | None
-) -> None:
-    """Log an attempt and move its delivery on: ``succeeded``, ``failed`` (no tries left) or
-    still ``pending`` until ``next_due``."""
-    conn.execute(
+class Recorded(NamedTuple):
+    """One attempt as logged, and where it leaves its delivery: ``succeeded``, ``failed``
+    (no tries left) or still ``pending`` until ``next_due``."""
+
+    attempt: AttemptRow
+    status: str
+    next_due: float | None
+
+
+def record_attempts(conn: sqlite3.Connection, recorded: Sequence[Recorded]) -> None:
+    """Log attempts and move each delivery on, in two statements however many there are."""
+    conn.executemany(
         f"INSERT INTO webhook_attempts ({_ATTEMPT}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [attempt[name] for name in AttemptRow.__annotations__],  # type: ignore[literal-required]
+        [
+            [r.attempt[name] for name in AttemptRow.__annotations__]  # type: ignore[literal-required]
+            for r in recorded
+        ],
     )
-    conn.execute(
+    conn.executemany(
         "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
         " claimed_until = NULL WHERE id = ?",
-        (status, attempt["attempt"], next_due, attempt["delivery_id"]),
+        [(r.status, r.attempt["attempt"], r.next_due, r.attempt["delivery_id"]) for r in recorded],
     )
 
 
