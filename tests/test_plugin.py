@@ -281,6 +281,7 @@ def test_options_are_in_their_own_help_group(pytester: pytest.Pytester) -> None:
             "mailbot sandbox:",
             "*--mailbot-url=URL*",
             "*--mailbot-smtp=HOST:PORT*",
+            "*--mailbot-smtps-port=PORT*",
             "*--mailbot-api-key=KEY*",
         ]
     )

@@ -19,6 +19,7 @@ USE_TZ = True
 EMAIL_HOST = "smtp.mail-provider.example"
 EMAIL_PORT = 587
 EMAIL_USE_TLS = True
+EMAIL_TIMEOUT = 10  # a stalled connection fails the inner test instead of hanging it
 """
 
 INI = """
@@ -115,7 +116,7 @@ def test_every_tls_mode_against_a_sandbox_that_requires_tls(
 ) -> None:
     django_project.makeconftest(REQUIRE_TLS)
     django_project.makepyfile(test_inner_django=OVER_TLS)
-    result = django_project.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist")
+    result = django_project.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist", timeout=180)
     result.assert_outcomes(passed=6)
 
 
@@ -123,5 +124,5 @@ def test_plain_mode_against_a_sandbox_that_takes_plain_smtp(
     django_project: pytest.Pytester,
 ) -> None:
     django_project.makepyfile(test_inner_django=PLAIN)
-    result = django_project.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist")
+    result = django_project.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist", timeout=180)
     result.assert_outcomes(passed=2)

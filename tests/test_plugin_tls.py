@@ -34,12 +34,12 @@ def test_send_over_starttls_and_implicit_tls(mailbot_sandbox, inbox):
         assert "BEGIN CERTIFICATE" in ca.read()
     context = mailbot_sandbox.ssl_context
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-    with smtplib.SMTP(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port) as smtp:
+    with smtplib.SMTP(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port, timeout=10) as smtp:
         smtp.starttls(context=context)
         assert smtp.sock.getpeercert()["subjectAltName"]  # only set once verified
         smtp.sendmail("app@example.com", [inbox.address], _mail(inbox.address, "starttls"))
     with smtplib.SMTP_SSL(
-        mailbot_sandbox.smtp_host, mailbot_sandbox.smtps_port, context=context
+        mailbot_sandbox.smtp_host, mailbot_sandbox.smtps_port, context=context, timeout=10
     ) as smtp:
         smtp.sendmail("app@example.com", [inbox.address], _mail(inbox.address, "smtps"))
     inbox.assert_received(subject_contains="starttls")
@@ -56,7 +56,7 @@ def test_a_name_the_certificate_does_not_carry_is_refused(mailbot_sandbox):
     raise AssertionError("a certificate for another name was accepted")
 
 def test_the_ca_is_what_makes_it_verify(mailbot_sandbox):
-    with smtplib.SMTP(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port) as smtp:
+    with smtplib.SMTP(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port, timeout=10) as smtp:
         try:
             smtp.starttls(context=ssl.create_default_context())  # the system's CAs only
         except ssl.SSLCertVerificationError:
@@ -173,7 +173,9 @@ def test_an_external_sandbox_given_its_own_certificate_has_no_ca_to_trust(
         def test_no_ca_but_its_own_certificate_works(mailbot_sandbox):
             assert mailbot_sandbox.external and mailbot_sandbox.ca_file is None
             context = ssl.create_default_context(cafile={str(cert_file)!r})
-            with smtplib.SMTP_SSL("localhost", mailbot_sandbox.smtps_port, context=context) as smtp:
+            with smtplib.SMTP_SSL(
+                "localhost", mailbot_sandbox.smtps_port, context=context, timeout=10
+            ) as smtp:
                 assert smtp.noop()[0] == 250
 
         def test_asks_for_the_context(mailbot_sandbox):

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
-from notify import notification, send_async, send_sync
+from notify import notification, send_async, send_over_implicit_tls, send_sync
 
 
 def test_smtplib_delivers_to_an_inbox(mailbot_sandbox, inbox) -> None:
     message = notification("alerts@app.example", inbox.address, "Disk at 91%", "Clean up.")
     send_sync(mailbot_sandbox.smtp_host, mailbot_sandbox.smtp_port, message)
     assert inbox.wait_for(subject_contains="Disk", timeout=10).text.strip() == "Clean up."
+
+
+def test_smtplib_over_tls_verified_as_in_production(mailbot_sandbox, inbox) -> None:
+    tls = mailbot_sandbox.ssl_context  # trusts the sandbox's CA; checks certificate and name
+    host = mailbot_sandbox.smtp_host
+    first = notification("alerts@app.example", inbox.address, "Over STARTTLS", "Encrypted.")
+    send_sync(host, mailbot_sandbox.smtp_port, first, tls=tls)
+    second = notification("alerts@app.example", inbox.address, "Over SMTPS", "Encrypted.")
+    send_over_implicit_tls(host, mailbot_sandbox.smtps_port, second, tls)
+    inbox.assert_received(subject_contains="Over STARTTLS")
+    inbox.assert_received(subject_contains="Over SMTPS")
 
 
 def test_aiosmtplib_delivers_to_an_inbox(mailbot_sandbox, inbox) -> None:
