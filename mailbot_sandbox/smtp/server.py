@@ -152,6 +152,7 @@ class SmtpServer:
             for session in list(self._sessions):
                 if session.transport is not None:  # still open
                     cast(asyncio.Transport, session.transport).abort()
+            self._writer.close()  # a transaction it already has the lock for runs below
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:
                 task.cancel()

@@ -4,13 +4,13 @@ being stored (shutdown waits for none)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mailbot_sandbox.store import Store
 
 T = TypeVar("T")
-RETRY_SECONDS = 0.0003  # between tries for the write lock another process holds
 
 
 class InFlight:
@@ -44,6 +44,7 @@ class LoopWriter:
         self._store = store
         self._loop = loop
         self._pending: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._waiter = _LockWaiter(store, loop, self._commit_reserved)
 
     def submit(self, job: Callable[[], T]) -> asyncio.Future[T]:
         future: asyncio.Future[T] = self._loop.create_future()
@@ -52,16 +53,24 @@ class LoopWriter:
         self._pending.append((job, future))
         return future
 
-    def _commit(self) -> None:
+    def close(self) -> None:
+        """Stop the thread that waits for the write lock (once nothing is being stored)."""
+        self._waiter.close()
+
+    def _commit_reserved(self) -> None:
+        self._commit(reserved=True)
+
+    def _commit(self, reserved: bool = False) -> None:
         batch = self._pending
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
-            with self._store.write_nowait() as db:
+            with self._store.write_nowait(reserved=reserved) as db:
                 if db is None:
-                    # Another process is writing. Waiting for it here would stall every
-                    # session of this loop; instead try again shortly, and whatever arrives
-                    # meanwhile joins this batch.
-                    self._loop.call_later(RETRY_SECONDS, self._commit)
+                    # Another writer holds the lock. Waiting for it here would stall every
+                    # session of this loop, and trying again every few hundred microseconds
+                    # burnt the CPU the other writer needed: a thread waits for it instead,
+                    # and whatever arrives meanwhile joins this batch.
+                    self._waiter.wait()
                     return
                 self._pending = []
                 for job, future in batch:
@@ -80,3 +89,49 @@ class LoopWriter:
                 future.set_result(value)
             else:
                 future.set_exception(error)
+
+
+class _LockWaiter:
+    """A thread that waits for the database's write lock on behalf of an event loop, then
+    has the loop run its transaction with it (``on_reserved``, on the loop's thread)."""
+
+    def __init__(
+        self, store: Store, loop: asyncio.AbstractEventLoop, on_reserved: Callable[[], None]
+    ) -> None:
+        self._store = store
+        self._loop = loop
+        self._on_reserved = on_reserved
+        self._asked = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def wait(self) -> None:
+        """Wait for the lock (once: asking again while waiting changes nothing)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mailbot-smtp-lock", daemon=True)
+            self._thread.start()
+        self._asked.set()
+
+    def close(self) -> None:
+        """Stop waiting; a lock taken meanwhile is given back, or used by a transaction
+        the loop runs before it closes."""
+        self._closing = True
+        self._asked.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            self._asked.wait()
+            if self._closing:
+                return
+            self._store.reserve()
+            self._asked.clear()  # a wait asked from here on is for the next transaction
+            if self._closing:
+                self._store.unreserve()
+                return
+            try:
+                self._loop.call_soon_threadsafe(self._on_reserved)
+            except RuntimeError:  # the loop is closed: nobody will write with it
+                self._store.unreserve()
+                return

@@ -119,27 +119,45 @@ class Store:
             hook()
 
     @contextmanager
-    def write_nowait(self) -> Iterator[sqlite_utils.Database | None]:
+    def write_nowait(self, *, reserved: bool = False) -> Iterator[sqlite_utils.Database | None]:
         """Like :meth:`write` (outermost only), but yields None at once, and writes nothing,
         when another writer (of this process or another) holds the write lock: an event loop
-        must not block on it."""
+        must not block on it. With ``reserved`` the lock was taken by :meth:`reserve` (in
+        another thread, which waited for it), and this transaction uses and releases it."""
         if self._owner == threading.get_ident():
             raise RuntimeError("write_nowait() cannot be nested")
-        if not self._writers.acquire(blocking=False):
-            yield None
-            return
-        try:
-            if not self._process_lock.acquire(blocking=False):
+        if not reserved:
+            if not self._writers.acquire(blocking=False):
                 yield None
                 return
-            try:
-                hooks = yield from self._owned_transaction()
-            finally:
-                self._process_lock.release()
+            if not self._process_lock.acquire(blocking=False):
+                self._writers.release()
+                yield None
+                return
+        try:
+            hooks = yield from self._owned_transaction()
         finally:
+            self._process_lock.release()
             self._writers.release()
         for hook in hooks:
             hook()
+
+    def reserve(self) -> None:
+        """Wait until this process may write, and take the write lock for a transaction that
+        another thread then opens with ``write_nowait(reserved=True)`` (or gives back with
+        :meth:`unreserve`): so an event loop has a thread wait for the lock instead of
+        polling for it."""
+        self._writers.acquire()
+        try:
+            self._process_lock.acquire()
+        except BaseException:
+            self._writers.release()
+            raise
+
+    def unreserve(self) -> None:
+        """Give back the write lock :meth:`reserve` took, unused."""
+        self._process_lock.release()
+        self._writers.release()
 
     def _savepoint(self) -> Iterator[sqlite_utils.Database]:
         conn = self.conn
