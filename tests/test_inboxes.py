@@ -15,7 +15,7 @@ def test_create_with_defaults_on_the_shared_domain(api: Api) -> None:
     assert inbox["account_id"].startswith("acc_")
     assert inbox["username"] == "support.team"
     short = inbox["address"].split("--")[1].split("@")[0]
-    assert len(short) == 6 and short.isalnum() and short.islower()
+    assert len(short) == 6 and short.isalnum() and short == short.lower()
     assert inbox["address"] == f"support.team--{short}@mailbot.id"
     assert inbox["domain"] == "mailbot.id"
     assert inbox["status"] == "active"
