@@ -3,6 +3,7 @@ resumable, with heartbeats, isolated per account, and costing no request thread 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import struct
@@ -152,6 +153,24 @@ def test_the_document_allows_the_stream_parameters_the_server_takes(
         response = api.get(path, params={name: value})
         assert response.status_code == 400, response.text
         assert response.json()["error"]["details"]["field"] == name
+
+
+def test_each_event_is_what_the_document_describes(sandbox: Sandbox, api: Api) -> None:
+    # OpenAPI 3.1 reads the schema of text/event-stream as the fields of one event.
+    sender, inbox = api.create_inbox(), api.create_inbox()
+    path = "/v1/inboxes/{inbox_id}/stream"
+    events = stream(sandbox, api, path.format(inbox_id=inbox["id"]))
+    try:
+        send(api, sender, to=inbox["address"], subject="described")
+        event = events.next_event()
+    finally:
+        events.close()
+    document = api.get("/v1/openapi.json").json()
+    content = document["paths"][path]["get"]["responses"]["200"]["content"]
+    schema = {**content["text/event-stream"]["schema"], "components": document["components"]}
+    fields = {"id": event["id"], "event": event["event"], "data": json.dumps(event["data"])}
+    Draft202012Validator(schema).validate(fields)
+    assert not Draft202012Validator(schema).is_valid({**fields, "event": "message.read"})
 
 
 def _documented_as_valid(api: Api, path: str, name: str, value: str) -> bool:

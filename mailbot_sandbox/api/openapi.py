@@ -50,8 +50,12 @@ def _success_schema(route: Route) -> _S:
 
 
 def _responses(path: str, route: Route) -> _S:
-    if route.envelope == "bytes":
-        content: _S = {route.content_type: {"schema": {"type": "string"}}}
+    if route.envelope == "bytes" and route.response is not None:
+        # A stream's response shape is that of each of its events (OpenAPI 3.1 reads the
+        # schema of text/event-stream as one event's fields).
+        content: _S = {route.content_type: {"schema": _ref(route.response)}}
+    elif route.envelope == "bytes":
+        content = {route.content_type: {"schema": {"type": "string"}}}
     else:
         content = {"application/json": {"schema": _success_schema(route)}}
     responses: _S = {

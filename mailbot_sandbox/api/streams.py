@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Annotated
 
 from flask import Blueprint, Response, request
+from pydantic import Field
 
 from mailbot_sandbox.api.common import account, services
+from mailbot_sandbox.api.objects import Out
 from mailbot_sandbox.api.queries import RealtimeQuery, StreamQuery
 from mailbot_sandbox.api.routes import route
-from mailbot_sandbox.core.events import EventRow, Events, wire_payload
+from mailbot_sandbox.core.events import EVENT_TYPES, EventRow, Events, wire_payload
 from mailbot_sandbox.core.streams import Subscription
+from mailbot_sandbox.ids import id_pattern
 
 bp = Blueprint("streams", __name__)
 
@@ -35,6 +39,21 @@ PAGE = 500
 HandOver = Callable[[Subscription], None]
 
 
+class StreamEvent(Out):
+    """One event of a live stream: the fields of a Server-Sent Event. The opening ``retry:``
+    line and the ``: ping`` heartbeats are not events."""
+
+    id: Annotated[str, Field(pattern=id_pattern("evt"))]
+    event: Annotated[str, Field(json_schema_extra={"enum": list(EVENT_TYPES)})]
+    data: Annotated[
+        str,
+        Field(
+            description="the event as a webhook delivery carries it, as JSON",
+            json_schema_extra={"contentMediaType": "application/json"},
+        ),
+    ]
+
+
 def frame(event: EventRow) -> bytes:
     """One event as a Server-Sent Event: its id, its type and the webhook payload."""
     return f"id: {event['id']}\nevent: {event['type']}\ndata: {wire_payload(event)}\n\n".encode()
@@ -46,6 +65,7 @@ def frame(event: EventRow) -> bytes:
     "/inboxes/<inbox_id>/stream",
     "Follow one inbox's events (Server-Sent Events)",
     query=StreamQuery,
+    response=StreamEvent,
     envelope="bytes",
     content_type=CONTENT_TYPE,
 )
@@ -65,6 +85,7 @@ def inbox_stream(inbox_id: str, query: StreamQuery) -> Response:
     "/realtime/stream",
     "Follow the account's events (Server-Sent Events)",
     query=RealtimeQuery,
+    response=StreamEvent,
     envelope="bytes",
     content_type=CONTENT_TYPE,
     errors=(404,),
