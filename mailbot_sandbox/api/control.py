@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from mailbot_sandbox.api.bodies import (
+from mailbot_sandbox.api.common import account, authenticate, listing, services, single
+from mailbot_sandbox.api.control_bodies import (
     ClockBody,
     DnsBody,
     FaultBody,
@@ -14,7 +15,6 @@ from mailbot_sandbox.api.bodies import (
     SimulateBody,
     StatusBody,
 )
-from mailbot_sandbox.api.common import account, authenticate, listing, services, single
 from mailbot_sandbox.api.objects import (
     Captured,
     Clock,
