@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator
 from mailbot import MailBot
 from mailbot.exceptions import RateLimitError
 
@@ -210,6 +211,34 @@ def test_bad_faults_are_400_naming_the_problem(api: Api, body: dict[str, Any], n
     response = api.post(f"/sandbox/v1/inboxes/{inbox['id']}/faults", json=body)
     assert response.status_code == 400, response.text
     assert named in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "taken"),
+    [
+        ({"fail_next": 1}, True),
+        ({"latency_ms": 5, "fail_next": 0}, True),
+        ({}, False),
+        ({"applies_to": ["send", "receive"]}, False),
+        ({"fail_next": 0, "latency_ms": 0, "status": 400}, False),
+    ],
+)
+def test_the_document_allows_the_faults_the_server_takes(
+    api: Api, body: dict[str, Any], taken: bool
+) -> None:
+    # A client generating requests from /v1/openapi.json sends only faults the server sets.
+    document = api.get("/v1/openapi.json").json()
+    path = "/sandbox/v1/inboxes/{inbox_id}/faults"
+    declared = document["paths"][path]["post"]["requestBody"]
+    schema = {
+        **declared["content"]["application/json"]["schema"],
+        "components": document["components"],
+    }
+    assert Draft202012Validator(schema).is_valid(body) == taken
+    assert declared["required"]  # no body is no fault either
+    inbox = api.create_inbox()
+    response = api.post(path.format(inbox_id=inbox["id"]), json=body)
+    assert response.status_code == (200 if taken else 400), response.text
 
 
 def test_another_accounts_inbox_is_404(api: Api, make_api) -> None:

@@ -7,7 +7,7 @@ the typed value the core method wants.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 
@@ -40,9 +40,20 @@ class StatusBody(Shape):
     status: Status
 
 
+def _some_fault(schema: dict[str, Any]) -> None:
+    # A fault that neither fails nor delays anything is refused (core/faults.py): say so.
+    schema["minProperties"] = 1  # so no body at all is refused too
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"minimum": 1}}}
+        for name in ("fail_next", "latency_ms")
+    ]
+
+
 class FaultBody(Shape):
     """``POST /sandbox/v1/inboxes/{inbox_id}/faults``: fail the next ``fail_next`` sends
     (``status`` over HTTP, ``smtp_code`` over SMTP) and/or delay each by ``latency_ms``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_some_fault)
 
     fail_next: Annotated[StrictInt, Field(ge=0, le=MAX_FAILURES)] = 0
     status: FaultStatus = 503
