@@ -6,14 +6,18 @@ imports from another (or from a conftest, which pytest loads under its own rules
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import re
+import signal
 import smtplib
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -276,3 +280,43 @@ def self_signed_certificate(
             )
         )
     return cert_file, key_file, other_key
+
+
+@contextlib.contextmanager
+def serving(db: Path, *arguments: str) -> Iterator[dict[str, str]]:
+    """``serve`` on free ports in a process of its own, on database ``db`` (more options in
+    ``arguments``): its printed ``api`` URL, ``smtp`` address and ``smtps_port``. Stopped,
+    and checked to have stopped cleanly, on leaving."""
+    server = subprocess.Popen(
+        [*SERVE, "--db", str(db), *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = ""
+        assert server.stdout is not None
+        for line in server.stdout:
+            banner += line
+            if line.startswith("Press Ctrl+C"):
+                break
+        found = {
+            "api": re.search(r"API\s+(http://\S+)/v1", banner),
+            "smtp": re.search(r"SMTP\s+(\S+:\d+)", banner),
+            "smtps_port": re.search(r"SMTPS\s+\S+:(\d+)", banner),
+        }
+        assert all(found.values()), banner
+        yield {name: match.group(1) for name, match in found.items() if match}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=15)
+    assert server.returncode == 0
+
+
+def plugin_options(served: dict[str, str]) -> list[str]:
+    """The pytest plugin's options for the sandbox :func:`serving` started."""
+    return [
+        f"--mailbot-url={served['api']}",
+        f"--mailbot-smtp={served['smtp']}",
+        f"--mailbot-smtps-port={served['smtps_port']}",
+    ]

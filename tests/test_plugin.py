@@ -15,7 +15,7 @@ import cryptography.hazmat.primitives.serialization  # noqa: F401
 import pytest
 
 from mailbot_sandbox import Sandbox
-from tests.helpers import SERVE, Api
+from tests.helpers import Api, plugin_options, serving
 
 pytest_plugins = ["pytester"]
 
@@ -365,26 +365,7 @@ def test_a_bad_setting_in_the_override_names_it(pytester: pytest.Pytester) -> No
 def test_against_a_separately_started_serve_process(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    import re
-    import signal
-    import subprocess
-
-    server = subprocess.Popen(
-        [*SERVE, "--db", str(tmp_path / "mail.db")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        banner = ""
-        assert server.stdout is not None
-        for line in server.stdout:
-            banner += line
-            if line.startswith("Press Ctrl+C"):
-                break
-        api = re.search(r"API\s+(http://\S+)/v1", banner)
-        smtp = re.search(r"SMTP\s+(\S+:\d+)", banner)
-        assert api and smtp, banner
+    with serving(tmp_path / "mail.db") as served:
         pytester.makepyfile(mailhelpers=SMTP_HELPER)
         pytester.makepyfile(
             test_inner_serve="""
@@ -397,18 +378,9 @@ def test_against_a_separately_started_serve_process(
             """
         )
         result = pytester.runpytest_subprocess(
-            "-p",
-            "no:randomly",
-            "-n",
-            "2",
-            f"--mailbot-url={api.group(1)}",
-            f"--mailbot-smtp={smtp.group(1)}",
+            "-p", "no:randomly", "-n", "2", *plugin_options(served)
         )
         result.assert_outcomes(passed=1)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=15)
-    assert server.returncode == 0
 
 
 def test_the_plugin_uses_only_the_public_api_of_mailbot_sandbox() -> None:

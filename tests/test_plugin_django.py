@@ -4,7 +4,11 @@ Django would otherwise follow every later test of this run)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from tests.helpers import plugin_options, serving
 
 pytest.importorskip("pytest_django")
 
@@ -126,3 +130,41 @@ def test_plain_mode_against_a_sandbox_that_takes_plain_smtp(
     django_project.makepyfile(test_inner_django=PLAIN)
     result = django_project.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist", timeout=180)
     result.assert_outcomes(passed=2)
+
+
+EXTERNAL = """
+import smtplib
+
+import pytest
+from django.core.mail import send_mail
+
+
+def test_starttls_verified_with_the_fetched_ca(mailbot_django_email, mailbot_sandbox, inbox):
+    assert mailbot_sandbox.external and mailbot_sandbox.ca_file
+    assert send_mail("over STARTTLS", "hi", "app@example.com", [inbox.address]) == 1
+    inbox.assert_received(subject_contains="over STARTTLS")
+
+
+def test_implicit_tls(mailbot_django_email, inbox):
+    mailbot_django_email.use("ssl")
+    assert send_mail("over SMTPS", "hi", "app@example.com", [inbox.address]) == 1
+    inbox.assert_received(subject_contains="over SMTPS")
+
+
+def test_plain_is_refused(mailbot_django_email, inbox):
+    mailbot_django_email.use("plain")
+    with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        send_mail("plain", "hi", "app@example.com", [inbox.address])
+    assert refused.value.smtp_code == 530
+"""
+
+
+def test_an_external_sandbox_that_requires_tls(
+    django_project: pytest.Pytester, tmp_path: Path
+) -> None:
+    with serving(tmp_path / "mail.db", "--smtp-require-tls") as served:
+        django_project.makepyfile(test_inner_django=EXTERNAL)
+        result = django_project.runpytest_subprocess(
+            "-p", "no:randomly", "-p", "no:xdist", *plugin_options(served), timeout=180
+        )
+    result.assert_outcomes(passed=3)

@@ -3,9 +3,7 @@ ready ``ssl_context``, in-process and against a separately started sandbox (pyte
 
 from __future__ import annotations
 
-import re
-import signal
-import subprocess
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import cryptography.hazmat.primitives.asymmetric.rsa
 import cryptography.hazmat.primitives.serialization  # noqa: F401
 import pytest
 
-from tests.helpers import SERVE, self_signed_certificate
+from tests.helpers import plugin_options, self_signed_certificate, serving
 
 pytest_plugins = ["pytester"]
 
@@ -76,44 +74,8 @@ def test_in_process_sandbox_gives_its_ca_and_a_ready_ssl_context(
 def serve(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
     """Start ``serve`` in a process of its own (with more arguments, if given); returns the
     addresses it prints. Stopped, and checked to stop cleanly, after the test."""
-    servers: list[subprocess.Popen[str]] = []
-
-    def start(*arguments: str) -> dict[str, str]:
-        server = subprocess.Popen(
-            [*SERVE, "--db", str(tmp_path / "mail.db"), *arguments],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        servers.append(server)
-        banner = ""
-        assert server.stdout is not None
-        for line in server.stdout:
-            banner += line
-            if line.startswith("Press Ctrl+C"):
-                break
-        found = {
-            "api": re.search(r"API\s+(http://\S+)/v1", banner),
-            "smtp": re.search(r"SMTP\s+(\S+:\d+)", banner),
-            "smtps_port": re.search(r"SMTPS\s+\S+:(\d+)", banner),
-        }
-        assert all(found.values()), banner
-        return {name: match.group(1) for name, match in found.items() if match}
-
-    yield start
-    for server in servers:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=15)
-        assert server.returncode == 0
-
-
-def _external(served: dict[str, str]) -> list[str]:
-    """The plugin's options for the sandbox ``serve`` printed as ``served``."""
-    return [
-        f"--mailbot-url={served['api']}",
-        f"--mailbot-smtp={served['smtp']}",
-        f"--mailbot-smtps-port={served['smtps_port']}",
-    ]
+    with contextlib.ExitStack() as running:
+        yield lambda *arguments: running.enter_context(serving(tmp_path / "mail.db", *arguments))
 
 
 def test_external_sandbox_ca_is_fetched_and_trusted(
@@ -126,7 +88,7 @@ def test_external_sandbox_ca_is_fetched_and_trusted(
             assert mailbot_sandbox.external
         """
     )
-    result = pytester.runpytest("-p", "no:randomly", *_external(serve()))
+    result = pytester.runpytest("-p", "no:randomly", *plugin_options(serve()))
     result.assert_outcomes(passed=4)
 
 
@@ -182,7 +144,7 @@ def test_an_external_sandbox_given_its_own_certificate_has_no_ca_to_trust(
             mailbot_sandbox.ssl_context
         """
     )
-    result = pytester.runpytest("-p", "no:randomly", *_external(served))
+    result = pytester.runpytest("-p", "no:randomly", *plugin_options(served))
     result.assert_outcomes(passed=1, failed=1)
     assert "has no CA to trust" in result.stdout.str()
 
