@@ -312,6 +312,39 @@ def test_a_thread_link_shows_that_threads_messages_only(visitor: Visitor, api: A
     assert visitor.get(f"/inboxes/{inbox['id']}?thread=thr_nope").status_code == 404
 
 
+def test_the_thread_list_pages_beside_the_messages(visitor: Visitor, api: Api) -> None:
+    inbox = api.create_inbox()
+    for number in range(23):  # 23 threads: a first page of 20, then 3
+        injected = api.post(
+            f"/sandbox/v1/inboxes/{inbox['id']}/messages",
+            json={"subject": f"topic {number}", "body_text": "hi"},
+        )
+        assert injected.status_code == 201, injected.text
+    first = visitor.page(f"/inboxes/{inbox['id']}")
+    subjects = [row.text.split(" · ")[0] for row in first.by_testid("thread-row")]
+    assert len(subjects) == 20 and subjects[0].startswith("topic 22")
+    assert first.one("thread-page").text == "Page 1 of 2"
+    assert not first.by_testid("newer-threads")
+    second = visitor.page(first.one("older-threads").attrs["href"])
+    subjects = [row.text.split(" · ")[0] for row in second.by_testid("thread-row")]
+    assert [subject.split(" 1 message")[0] for subject in subjects] == [
+        "topic 2",
+        "topic 1",
+        "topic 0",
+    ]
+    assert second.one("thread-page").text == "Page 2 of 2" and not second.by_testid("older-threads")
+    # Opening a thread from the second page keeps the list on that page.
+    opened = visitor.page(second.by_testid("thread-link")[0].attrs["href"])
+    assert opened.one("thread-page").text == "Page 2 of 2"
+    assert len(opened.by_testid("message-row")) == 1
+    assert visitor.page(second.one("newer-threads").attrs["href"]).one("thread-page").text == (
+        "Page 1 of 2"
+    )
+    bad = visitor.get(f"/inboxes/{inbox['id']}?threads_page=0")
+    assert bad.status_code == 400
+    assert "threads_page must be a whole number" in Page(bad.text).one("error-message").text
+
+
 def test_images_the_mail_carries_show_without_any_fetch(
     visitor: Visitor, api: Api, sandbox: Sandbox
 ) -> None:

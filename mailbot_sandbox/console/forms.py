@@ -14,15 +14,15 @@ from mailbot_sandbox.errors import ApiError, InvalidRequest
 MAX_PAGE = 100_000
 
 
-def page_number() -> int:
-    """``?page=`` as a number from 1, 1 when absent.
+def page_number(name: str = "page") -> int:
+    """``?page=`` (or the parameter ``name``) as a number from 1, 1 when absent.
 
     Raises:
         InvalidRequest: the value is not a whole number in range.
     """
-    raw = request.args.get("page") or "1"
+    raw = request.args.get(name) or "1"
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidRequest(f"page must be a whole number 1-{MAX_PAGE}, got {raw!r}", field="page")
+        raise InvalidRequest(f"{name} must be a whole number 1-{MAX_PAGE}, got {raw!r}", field=name)
     return int(raw)
 
 

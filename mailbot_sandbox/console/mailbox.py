@@ -23,7 +23,7 @@ from mailbot_sandbox.errors import ApiError, InvalidRequest
 from mailbot_sandbox.mail.addresses import parse_address
 
 MESSAGES_PER_PAGE = 50
-THREADS_SHOWN = 20
+THREADS_PER_PAGE = 20
 STATUSES = ("active", "disabled", "suspended")
 SIMULATED = ("opened", "clicked", "bounced", "complained")
 # The message body's own policy: no script of any kind, no request anywhere (remote images
@@ -57,8 +57,10 @@ def inbox(inbox_id: str) -> str:
         found, total = services().messages.list_page(
             account, inbox_id, page=page, limit=MESSAGES_PER_PAGE, thread_id=thread_id
         )
+    # The thread list pages on its own (?threads_page=), beside the messages' ?page=.
+    threads_page = page_number("threads_page")
     threads, thread_total = services().threads.list_page(
-        account, inbox_id, page=1, limit=THREADS_SHOWN
+        account, inbox_id, page=threads_page, limit=THREADS_PER_PAGE
     )
     return render_template(
         "inbox.html",
@@ -72,6 +74,8 @@ def inbox(inbox_id: str) -> str:
         search_error=search_error,
         page=page,
         pages=1 if query else max(1, -(-total // MESSAGES_PER_PAGE)),
+        threads_page=threads_page,
+        thread_pages=max(1, -(-thread_total // THREADS_PER_PAGE)),
         statuses=STATUSES,
     )
 

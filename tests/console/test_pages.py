@@ -89,6 +89,34 @@ def test_open_a_message_from_its_inbox(page: Page, api: Api, sandbox: Sandbox) -
     assert b"Subject: Quarterly report" in download.value.path().read_bytes()
 
 
+def test_page_through_the_threads_and_open_one(page: Page, api: Api) -> None:
+    inbox = api.create_inbox()
+    for number in range(22):  # a first page of 20 threads, then 2
+        injected = api.post(
+            f"/sandbox/v1/inboxes/{inbox['id']}/messages",
+            json={"subject": f"Order {number}", "body_text": "Thanks for your order."},
+        )
+        assert injected.status_code == 201, injected.text
+
+    page.goto(f"/inboxes/{inbox['id']}")
+    threads = page.get_by_test_id("thread-row")
+    expect(threads).to_have_count(20)
+    expect(threads.first).to_contain_text("Order 21")
+    pages = page.get_by_role("navigation", name="Pages of threads")
+    expect(pages).to_contain_text("Page 1 of 2")
+    pages.get_by_role("link", name="Older").click()
+
+    expect(threads).to_have_count(2)
+    expect(threads.first).to_contain_text("Order 1")
+    expect(pages).to_contain_text("Page 2 of 2")
+    page.get_by_role("link", name="Show thread").first.click()
+    expect(page.get_by_test_id("message-row")).to_have_count(1)
+    expect(page.get_by_test_id("message-row")).to_contain_text("Order 1")
+    expect(pages).to_contain_text("Page 2 of 2")  # the list stayed where it was
+    pages.get_by_role("link", name="Newer").click()
+    expect(threads).to_have_count(20)
+
+
 def test_search_finds_only_the_matching_mail(page: Page, api: Api, sandbox: Sandbox) -> None:
     inbox = api.create_inbox()
     mail(sandbox, inbox, "Invoice 2041 is ready", "Please pay by Friday.")
