@@ -39,6 +39,7 @@ PER_URL_CONCURRENCY = 4  # of them to one URL: a slow receiver never holds up th
 PER_URL_HELD = 64  # deliveries to one URL claimed ahead of their turn
 MAX_HELD = 512  # deliveries claimed and not yet recorded, in all
 RECORD_SECONDS = 0.02  # outcomes wait at most this long to be written together
+CLAIM_SECONDS = 0.01  # between claims while attempts are in flight
 
 
 class _Outcome(NamedTuple):
@@ -81,6 +82,7 @@ class WebhookDispatcher:
         self._news = True  # deliveries were queued since the last look at the queue
         self._due: float | None = None  # when the next unclaimed delivery is due, as last seen
         self._looked_at = 0.0
+        self._claimed_at = 0.0
         self._poster = Poster(config.webhook_timeout)
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="mailbot-webhook")
         self._thread = threading.Thread(target=self._run, name="mailbot-webhooks", daemon=True)
@@ -136,8 +138,12 @@ class WebhookDispatcher:
         if self._news or time.monotonic() - self._looked_at >= RECORD_SECONDS:
             self._look()
         due = self._due
-        claim = due is not None and due <= time.time() and self._held < MAX_HELD
+        # While attempts are in flight, claims come at most every CLAIM_SECONDS: claiming
+        # whenever something new was due made a burst of mail cost a write transaction per
+        # few deliveries. An idle dispatcher claims at once.
         idle = not self._busy and not self._queued
+        ready = idle or time.monotonic() - self._claimed_at >= CLAIM_SECONDS
+        claim = due is not None and due <= time.time() and self._held < MAX_HELD and ready
         since = time.monotonic() - self._recorded_at
         record = bool(self._unrecorded) and (claim or idle or since >= RECORD_SECONDS)
         if claim or record:
@@ -145,6 +151,8 @@ class WebhookDispatcher:
             with self._store.write() as db:
                 self._record_all(db.conn, recorded)
                 claimed = self._claim(db.conn) if claim else []
+            if claim:
+                self._claimed_at = time.monotonic()
             self._recorded_at = time.monotonic()
             self._start_queued()
             if claimed:
@@ -155,7 +163,14 @@ class WebhookDispatcher:
         if self._unrecorded or self._busy:
             pause = RECORD_SECONDS
         if self._due is not None and self._held < MAX_HELD:
-            pause = min(pause, max(0.0, self._due - time.time()))
+            pause = min(
+                pause,
+                max(
+                    0.0,
+                    self._due - time.time(),
+                    self._claimed_at + CLAIM_SECONDS - time.monotonic(),
+                ),
+            )
         return pause
 
     def _look(self) -> None:
