@@ -44,10 +44,12 @@ class Receiver:
     ) -> None:
         self.received: list[Received] = []
         self._statuses = list(statuses or [])
+        self._delay = delay
         self._arrived = threading.Condition()
         receiver = self
 
         self._connections: set[Any] = set()
+        self._answering = 0  # requests recorded and not yet answered
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
@@ -62,11 +64,17 @@ class Receiver:
                 with receiver._arrived:
                     status = receiver._statuses.pop(0) if receiver._statuses else 200
                     receiver.received.append(arrived)
+                    receiver._answering += 1
                     receiver._arrived.notify_all()
-                time.sleep(delay)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    time.sleep(delay)
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                finally:
+                    with receiver._arrived:
+                        receiver._answering -= 1
+                        receiver._arrived.notify_all()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -86,6 +94,8 @@ class Receiver:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        with self._arrived:  # a test may leave as soon as a request arrived: answer it first
+            self._arrived.wait_for(lambda: not self._answering, timeout=self._delay + 5)
         for connection in list(self._connections):  # kept-alive ones: gone, as in a restart
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
