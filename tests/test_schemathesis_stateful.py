@@ -25,7 +25,7 @@ from tests.helpers import fresh_key
 
 pytestmark = pytest.mark.slow
 
-# Bounded for CI on a loaded two-core machine (30-60 s): 80 scenarios of up to 15 calls.
+# Bounded for CI on a loaded two-core machine (20-40 s): 80 scenarios of up to 15 calls.
 SCENARIOS = 80
 STEPS_PER_SCENARIO = 15
 LONGEST_WAIT_MS = 300  # a generated long-poll may ask for 120 s (and 25 s is the default)
@@ -109,6 +109,9 @@ def test_linked_operations_keep_to_the_document() -> None:
                 stateful_step_count=STEPS_PER_SCENARIO,
                 deadline=None,
                 database=None,
+                # The same scenarios on every run, so CI stays green or red for a reason:
+                # exploring anew each time left some runs with hardly a linked call.
+                derandomize=True,
                 phases=[Phase.generate],  # no shrinking: the run stays bounded
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             )
