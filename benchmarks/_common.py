@@ -143,6 +143,35 @@ class Server:
         self.stop()
 
 
+class Helper:
+    """A script of this folder (``_bare_sink.py``, ``_webhook_receiver.py``) in its own
+    process, which prints ``<WHAT> 127.0.0.1:PORT`` once it listens; stopped with SIGTERM."""
+
+    def __init__(self, script: str, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [PYTHON, str(Path(__file__).with_name(script)), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        found = re.search(r":(\d+)", line)
+        if not found:
+            self.stop()
+            raise RuntimeError(f"{script} did not start: {line!r}")
+        self.port = int(found.group(1))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process and its live child processes (the sandbox's
     workers) have used so far (Linux /proc)."""

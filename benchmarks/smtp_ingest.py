@@ -17,16 +17,13 @@ Targets: >= 1,000 msg/s, and >= 50% of the bare sink.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from _common import (
     HOST,
-    PYTHON,
     Api,
+    Helper,
     LeanSmtp,
     Report,
     Round,
@@ -42,33 +39,9 @@ CLIENTS = 4
 MESSAGE_SIZE = 5 * 1024
 
 
-class BareSink:
-    """``_bare_sink.py`` in a subprocess."""
-
-    def __init__(self, tuned: bool = False) -> None:
-        script = Path(__file__).with_name("_bare_sink.py")
-        self.proc = subprocess.Popen(
-            [PYTHON, str(script), *(["--tuned"] if tuned else [])],
-            stdout=subprocess.PIPE,
-            text=True,
-            stderr=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        found = re.search(r":(\d+)", line)
-        if not found:
-            self.stop()
-            raise RuntimeError(f"bare sink did not start: {line!r}")
-        self.port = int(found.group(1))
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+def bare_sink(tuned: bool = False) -> Helper:
+    """``_bare_sink.py`` in its own process."""
+    return Helper("_bare_sink.py", *(["--tuned"] if tuned else []))
 
 
 def run_round(
@@ -100,8 +73,8 @@ def main() -> int:
     rounds, seconds = (1, 1.5) if args.quick else (3, 5.0)
     report = Report("smtp_ingest", args.quick)
     mails: list[bytes] = []
-    sink = BareSink()
-    tuned_sink = BareSink(tuned=True)
+    sink = bare_sink()
+    tuned_sink = bare_sink(tuned=True)
     try:
         with Server() as server:
             api = Api(server.base_url)

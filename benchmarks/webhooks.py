@@ -18,19 +18,16 @@ ingest with webhooks >= 80% of the rate without, in the same run.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from email.message import EmailMessage
-from pathlib import Path
 
 from _common import (
     HOST,
-    PYTHON,
     Api,
+    Helper,
     LeanSmtp,
     Report,
     Server,
@@ -55,17 +52,8 @@ class Receiver:
         self.duplicates = 0
         self.count = 0
         self._changed = threading.Condition()
-        script = Path(__file__).with_name("_webhook_receiver.py")
-        self.proc = subprocess.Popen(
-            [PYTHON, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        found = re.search(r":(\d+)", line)
-        if not found:
-            self.stop()
-            raise RuntimeError(f"webhook receiver did not start: {line!r}")
-        self.port = int(found.group(1))
+        self.helper = Helper("_webhook_receiver.py")
+        self.proc, self.port = self.helper.proc, self.helper.port
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -93,9 +81,7 @@ class Receiver:
             return self._changed.wait_for(lambda: len(self.arrivals) >= total, timeout)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        self.helper.stop()
 
 
 def mail(sender: str, recipient: str, subject: str) -> bytes:
