@@ -126,18 +126,6 @@ def _parse_float(name: str, low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def _parse_switch(name: str) -> Callable[[str], bool]:
-    def parse(raw: str) -> bool:
-        value = raw.strip().lower()
-        if value in ("on", "true", "1", "yes"):
-            return True
-        if value in ("off", "false", "0", "no"):
-            return False
-        raise ConfigError(f"{name} must be on or off, got {raw!r}")
-
-    return parse
-
-
 def _parse_keys(raw: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in raw.split(",") if key.strip())
 
@@ -182,7 +170,7 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "webhook_retry_scale": _parse_float("MAILBOT_WEBHOOK_RETRY_SCALE", 0, 1000),
     "webhook_timeout": _parse_float("MAILBOT_WEBHOOK_TIMEOUT", 0.01, 300),
     "catch_all_key": str,
-    "smtp_sender_check": _parse_switch("MAILBOT_SMTP_SENDER_CHECK"),
+    "smtp_sender_check": _parse_bool("MAILBOT_SMTP_SENDER_CHECK"),
     "console_auth": str,
     "public_url": str,
     "reputation_bounce_rate": _parse_float("MAILBOT_REPUTATION_BOUNCE_RATE", 0, 1),
