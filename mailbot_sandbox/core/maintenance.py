@@ -4,6 +4,7 @@ the store's health and size, for the readiness and metrics routes."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from mailbot_sandbox.core import audit
 from mailbot_sandbox.core.accounts import Account
@@ -17,19 +18,7 @@ def erase_inbox(store: Store, account: Account, inbox_id: str) -> dict[str, int]
     Raises:
         NotFound: the account has no such inbox.
     """
-    with store.write():
-        messages = upkeep.erase_inbox(store, account.id, inbox_id)
-        if messages is None:
-            raise NotFound(f"inbox {inbox_id!r} not found")
-        audit.record(
-            store,
-            account.id,
-            "inbox.erased",
-            "inbox",
-            inbox_id,
-            inbox_id=inbox_id,
-            metadata={"messages": messages},
-        )
+    messages = _empty(store, account, inbox_id, upkeep.erase_inbox, "inbox.erased")
     return {"inboxes": 1, "messages": messages}
 
 
@@ -39,20 +28,32 @@ def clear_inbox(store: Store, account: Account, inbox_id: str) -> dict[str, int]
     Raises:
         NotFound: the account has no such inbox.
     """
+    return {"messages": _empty(store, account, inbox_id, upkeep.clear_inbox, "inbox.cleared")}
+
+
+def _empty(
+    store: Store,
+    account: Account,
+    inbox_id: str,
+    remove: Callable[[Store, str, str], int | None],
+    action: str,
+) -> int:
+    """Run ``remove`` (an upkeep eraser) on one inbox and audit it as ``action``, in one
+    transaction; how many messages went."""
     with store.write():
-        messages = upkeep.clear_inbox(store, account.id, inbox_id)
+        messages = remove(store, account.id, inbox_id)
         if messages is None:
             raise NotFound(f"inbox {inbox_id!r} not found")
         audit.record(
             store,
             account.id,
-            "inbox.cleared",
+            action,
             "inbox",
             inbox_id,
             inbox_id=inbox_id,
             metadata={"messages": messages},
         )
-    return {"messages": messages}
+    return messages
 
 
 def reset_account(store: Store, account: Account) -> dict[str, int]:
