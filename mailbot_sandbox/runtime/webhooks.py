@@ -5,17 +5,18 @@ stops are made when it starts again. Only one process of several on a database f
 dispatcher (in ``serve``, a process of its own), and claims are taken inside a write
 transaction anyway, so no delivery is made twice at once. The API and SMTP paths never wait
 for it: they record an event and move on, and a slow or dead receiver only holds a few of
-the dispatcher's own request threads.
+the dispatcher's own connections.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -23,7 +24,8 @@ from mailbot_sandbox.config import Config
 from mailbot_sandbox.core.events import Events
 from mailbot_sandbox.ids import format_time
 from mailbot_sandbox.metrics import Metrics
-from mailbot_sandbox.runtime.webhook_post import Poster
+from mailbot_sandbox.runtime.webhook_post import Answer, Poster
+from mailbot_sandbox.smtp.server import new_event_loop
 from mailbot_sandbox.store import Store, webhooks
 from mailbot_sandbox.store.webhooks import AttemptRow, Claimed, Recorded
 
@@ -53,12 +55,13 @@ class _Outcome(NamedTuple):
 class WebhookDispatcher:
     """Makes due deliveries in the background; start it once per database file.
 
-    One thread claims due deliveries in batches and queues them by URL; a pool of request
-    threads POSTs them, at most :data:`PER_URL_CONCURRENCY` to one URL at a time, taking
-    URLs in turn, so a receiver that is slow or down delays only its own deliveries. The
-    pool only reports outcomes; the claiming thread writes the outcomes of the last few
-    milliseconds and claims the next batch in one write transaction, so a burst of
-    deliveries costs the mail paths a few short transactions, not one per attempt.
+    Everything runs on one asyncio loop in a thread of its own. Rounds claim due deliveries
+    in batches and queue them by URL; the poster sends them from the same loop, at most
+    :data:`PER_URL_CONCURRENCY` to one URL at a time, taking URLs in turn, so a receiver
+    that is slow or down delays only its own deliveries. A finished attempt starts the next
+    queued one at once; rounds write the outcomes of the last few milliseconds and claim the
+    next batch in one write transaction, so a burst of deliveries costs the mail paths a few
+    short transactions, not one per attempt.
     """
 
     def __init__(self, store: Store, config: Config, events: Events, metrics: Metrics) -> None:
@@ -68,11 +71,12 @@ class WebhookDispatcher:
         self._timeout = config.webhook_timeout
         # A claim outlasts the longest a held delivery can wait for its turn and its try.
         self._hold = config.webhook_timeout * (2 * PER_URL_HELD / PER_URL_CONCURRENCY + 1) + 60
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._finished: list[_Outcome] = []  # written by the pool, taken by the claimer
-        self._finished_lock = threading.Lock()
-        # Only the claiming thread touches these:
+        self._loop = new_event_loop()  # uvloop's where installed, as the SMTP sink's
+        self._poster = Poster(self._loop, config.webhook_timeout)
+        self._stopping = False
+        self._wake_sent = False  # a wake-up from another thread is on its way to the loop
+        self._waiter: asyncio.Future[None] | None = None  # the round's sleep, while it sleeps
+        # Only the loop's thread touches these:
         self._queued: dict[str, deque[Claimed]] = {}  # claimed, not yet started, by URL
         self._running: Counter[str] = Counter()  # attempts in flight, by URL
         self._busy = 0  # attempts in flight, in all
@@ -83,9 +87,7 @@ class WebhookDispatcher:
         self._due: float | None = None  # when the next unclaimed delivery is due, as last seen
         self._looked_at = 0.0
         self._claimed_at = 0.0
-        self._poster = Poster(config.webhook_timeout)
-        self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="mailbot-webhook")
-        self._thread = threading.Thread(target=self._run, name="mailbot-webhooks", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="mailbot-webhooks", daemon=True)
         events.on_recorded(self.wake)
 
     def start(self) -> None:
@@ -94,47 +96,84 @@ class WebhookDispatcher:
         self._thread.start()
 
     def wake(self) -> None:
-        """Deliveries were queued (here or by another process): look for due ones now."""
+        """Deliveries were queued (here or by another process): look for due ones now. From
+        any thread; wake-ups that come while one is on its way to the loop add nothing."""
         self._news = True
-        self._wake.set()
+        if self._wake_sent:
+            return
+        self._wake_sent = True
+        with contextlib.suppress(RuntimeError):  # the loop is closed: stopped
+            self._loop.call_soon_threadsafe(self._woken)
 
     def stop(self) -> None:
         """Stop claiming; attempts in flight finish (each bounded by the timeout) and are
         recorded, and the claims on those not started are given back."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._poster.close()
+        if not self._thread.is_alive():
+            self._loop.close()
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._stop_soon)
+        self._thread.join(timeout=self._timeout + 10)
+
+    # -- the loop's thread ------------------------------------------------------------------
+    def _serve(self) -> None:
         try:
-            self._take_finished()
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        while not self._stopping:
+            try:
+                pause = self._round()
+            except Exception:  # a broken round must not end the dispatcher
+                log.exception("webhook dispatcher round failed")
+                pause = POLL_SECONDS
+            await self._sleep(pause)
+        # Stopping: the attempts in flight end within the timeout; then record them and give
+        # back the claims on the rest.
+        give_up = time.monotonic() + self._timeout + 1
+        while self._busy and time.monotonic() < give_up:
+            await self._sleep(0.05)
+        try:
             recorded = self._prepared()
             with self._store.write() as db:
                 self._record_all(db.conn, recorded)
                 webhooks.release_claims(db.conn)
         except Exception:  # stopping anyway: the claims expire and the deliveries are retried
             log.exception("could not record the last webhook attempts")
+        self._poster.close()
+        await asyncio.sleep(0)  # let the transports close
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()  # before the round: a wake-up during it ends the next sleep
-            try:
-                pause = self._round()
-            except Exception:  # a broken round must not end the dispatcher
-                log.exception("webhook dispatcher round failed")
-                pause = POLL_SECONDS
-            self._wake.wait(pause)
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep until woken (:meth:`_nudge`) or ``seconds`` passed."""
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _nudge(self) -> None:
+        """End the round's sleep (on the loop's thread)."""
+        if self._waiter is not None:
+            _resolve(self._waiter)
+
+    def _woken(self) -> None:
+        self._wake_sent = False  # before the round reads the queue: later news wakes again
+        self._nudge()
+
+    def _stop_soon(self) -> None:
+        self._stopping = True
+        self._nudge()
 
     def _round(self) -> float:
-        """Start what is queued, write outcomes and claim more when it is time; how long to
-        sleep unless woken.
+        """Write outcomes and claim more when it is time; how long to sleep unless woken.
 
-        Rounds come often (every finished attempt ends a sleep), so the queue is read only
-        when deliveries were queued since, or every :data:`RECORD_SECONDS` while busy, and
-        the write lock that mail needs is taken only to claim or to write outcomes."""
-        self._take_finished()
-        self._start_queued()
+        Rounds come on news and every few milliseconds while busy, so the queue is read
+        only when deliveries were queued since, or every :data:`RECORD_SECONDS` while busy,
+        and the write lock that mail needs is taken only to claim or to write outcomes."""
         if self._news or time.monotonic() - self._looked_at >= RECORD_SECONDS:
             self._look()
         due = self._due
@@ -202,7 +241,7 @@ class WebhookDispatcher:
         return held
 
     def _start_queued(self) -> None:
-        """Hand queued deliveries to the pool, URL by URL in turn, while there is room."""
+        """Start queued deliveries, URL by URL in turn, while there is room."""
         started = True
         while started and self._busy < CONCURRENCY:
             started = False
@@ -211,32 +250,23 @@ class WebhookDispatcher:
                 if self._busy < CONCURRENCY and self._running[url] < PER_URL_CONCURRENCY:
                     self._running[url] += 1
                     self._busy += 1
-                    self._pool.submit(self._attempt, queue.popleft())
+                    self._poster.post(queue.popleft(), self._done)
                     started = True
                 if not queue:
                     del self._queued[url]
 
-    def _attempt(self, claimed: Claimed) -> None:
-        try:
-            status_code, error, latency_ms = self._poster.post(claimed)
-        except Exception as exc:  # recorded as a failed attempt, retried on schedule
-            log.exception("webhook delivery %s failed", claimed["id"])
-            status_code, error, latency_ms = None, type(exc).__name__, 0.0
-        with self._finished_lock:
-            self._finished.append(_Outcome(claimed, status_code, error, latency_ms, time.time()))
-        self._wake.set()  # the claiming thread starts the next one and records this
-
-    def _take_finished(self) -> None:
-        """Move the pool's outcomes to the claiming thread's side, freeing their slots."""
-        with self._finished_lock:
-            finished, self._finished = self._finished, []
-        for outcome in finished:
-            url = outcome.claimed["url"]
-            self._running[url] -= 1
-            if not self._running[url]:
-                del self._running[url]
-        self._busy -= len(finished)
-        self._unrecorded.extend(finished)
+    def _done(self, claimed: Claimed, answer: Answer) -> None:
+        """An attempt ended: free its slot and start the next one; the outcome is written
+        with the others of the next few milliseconds."""
+        url = claimed["url"]
+        self._running[url] -= 1
+        if not self._running[url]:
+            del self._running[url]
+        self._busy -= 1
+        self._unrecorded.append(_Outcome(claimed, *answer, time.time()))
+        self._start_queued()
+        if not self._busy:  # the last one: record now, and claim what is due
+            self._nudge()
 
     def _record_all(self, conn: sqlite3.Connection, recorded: list[Recorded]) -> None:
         """Log ``recorded`` (the outcomes not yet logged, :meth:`_prepared`) inside the
@@ -274,6 +304,11 @@ class WebhookDispatcher:
             created_at=_iso(outcome.finished_at),
         )
         return Recorded(row, status, next_due)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _iso(seconds: float) -> str:
