@@ -40,7 +40,8 @@ def signature(body: bytes, secret: str) -> str:
 
 class Answer(NamedTuple):
     """What came of one attempt: the receiver's status (None when it never answered), the
-    error as logged (None for a 2xx), and how long it took."""
+    error as logged (None for a whole 2xx answer: the only kind that delivers), and how long
+    it took."""
 
     status_code: int | None
     error: str | None
@@ -107,6 +108,7 @@ class _Connection(asyncio.Protocol):
         self.reused = False  # the attempt in flight is not this connection's first
         self.answered = False  # bytes of an answer to it arrived
         self.status: int | None = None
+        self.framed = False  # the answer says where its body ends (a length, or chunks)
         self.read = 0  # bytes of the answer's body
         self.complete = False
 
@@ -115,6 +117,7 @@ class _Connection(asyncio.Protocol):
         self.attempt, self.reused = attempt, reused
         attempt.connection = self
         self.answered, self.status, self.read, self.complete = False, None, 0, False
+        self.framed = False
         self.transport.write(attempt.request)
 
     def close(self) -> None:
@@ -143,6 +146,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.poster._forget(self)
+        if self.attempt is not None and self.status is not None and not self.framed:
+            # An answer without a length (HTTP/1.0 style) ends where the connection does.
+            self._end(self.status, None, keep=False)
+            return
         attempt, self.attempt = self.attempt, None
         if attempt is None or attempt.finished:
             return
@@ -153,9 +160,15 @@ class _Connection(asyncio.Protocol):
         reason = "the receiver closed the connection"
         if exc is not None:
             reason = str(exc) or type(exc).__name__
-        attempt.finish(self.status, reason if self.status is None else f"{reason} mid-answer")
+        # A cut-off answer is a failed attempt, whatever status it began with: the
+        # receiver may not have finished with the event.
+        attempt.finish(self.status, f"{reason} mid-answer" if self.answered else reason)
 
     # -- httptools ----------------------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self.framed = True
+
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
 
@@ -250,7 +263,10 @@ class Poster:
                 lambda: _Connection(self, attempt.origin), host, port, ssl=context
             )
         except (OSError, ValueError) as exc:  # refused, unreachable, bad certificate, ...
-            attempt.finish(None, str(exc) or type(exc).__name__)
+            # Named with the host: "Name or service not known" alone does not say which.
+            attempt.finish(
+                None, f"cannot connect to {host}:{port}: {str(exc) or type(exc).__name__}"
+            )
             return
         if attempt.finished:  # timed out while connecting
             connection.close()

@@ -287,7 +287,7 @@ class WebhookDispatcher:
         """How an attempt is logged, and where it leaves its delivery."""
         claimed, status_code = outcome.claimed, outcome.status_code
         attempt = claimed["attempts"] + 1
-        if status_code is not None and 200 <= status_code < 300:
+        if status_code is not None and 200 <= status_code < 300 and outcome.error is None:
             status, next_due = "succeeded", None
         elif attempt < MAX_ATTEMPTS:
             status = "pending"
