@@ -13,11 +13,12 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -320,3 +321,34 @@ def plugin_options(served: dict[str, str]) -> list[str]:
         f"--mailbot-smtp={served['smtp']}",
         f"--mailbot-smtps-port={served['smtps_port']}",
     ]
+
+
+def subscribe(api: Api, url: str, events: list[str], **fields: Any) -> dict[str, Any]:
+    """Subscribe ``url`` to ``events`` (more fields in ``fields``); the created webhook."""
+    response = api.post("/v1/webhooks", json={"url": url, "events": events, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def deliveries(api: Api, webhook: dict[str, Any]) -> list[dict[str, Any]]:
+    """A webhook's deliveries, newest first, each with its attempts (the API's log)."""
+    response = api.get(f"/v1/webhooks/{webhook['id']}/deliveries")
+    assert response.status_code == 200, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def closed_port_url() -> str:
+    """A URL on a local port where nothing listens."""
+    with socket.socket() as probe:  # bound and closed: nothing listens there now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    """Poll the API (the attempt log has no wait endpoint) until ``condition`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)

@@ -1,12 +1,15 @@
-"""A real webhook receiver for tests: an HTTP server on 127.0.0.1 in a thread that records
-every POST and answers with the statuses it is told to, maybe slowly, maybe keeping the
-connection open."""
+"""Real webhook receivers for tests, on 127.0.0.1 in threads: ``Receiver``, an HTTP server
+that records every POST and answers with the statuses it is told to, maybe slowly, maybe
+keeping the connection open; ``RawReceiver``, a TCP server whose answers are whatever bytes
+a test writes, for receivers that misbehave."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import socket
+import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -81,7 +84,9 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True  # a kept-alive connection must not hold up exit
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -119,3 +124,172 @@ class Receiver:
     def events(self, type: str, count: int = 1, timeout: float = 10) -> list[Received]:
         """The first ``count`` deliveries of events of ``type``."""
         return self.wait_for(lambda r: r.headers.get("X-Mailbot-Event") == type, count, timeout)
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """One POST as :class:`RawReceiver` read it: which of its connections it came on
+    (counting from 1), its head and its body."""
+
+    connection: int
+    head: bytes
+    body: bytes
+
+    def header(self, wanted: str) -> str | None:
+        """The value of its header ``wanted`` (any case), None when it has none."""
+        for line in self.head.decode("latin-1").split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == wanted.lower():
+                return value.strip()
+        return None
+
+    @property
+    def event(self) -> str | None:
+        """Its ``X-Mailbot-Event`` header."""
+        return self.header("X-Mailbot-Event")
+
+
+# Writes the answer to one request (any bytes at all); returns whether the connection stays
+# open for the next request.
+Reply = Callable[[socket.socket, RawRequest], bool]
+
+
+class RawReceiver:
+    """A receiver that answers with raw bytes, for what http.server will not do: stay
+    silent, answer garbage, stop mid-answer, offer a certificate nobody trusts.
+
+    Each POST is read (head, then ``Content-Length`` bytes), recorded, and handed to
+    ``reply``. ``idle`` closes a connection after that many seconds without a request;
+    ``requests_per_connection`` closes a connection, leaving the request unread, when one
+    more request comes on it (what a server does whose idle timer fired as the request
+    arrived); ``tls`` wraps every connection in TLS, server side.
+    """
+
+    def __init__(
+        self,
+        reply: Reply,
+        *,
+        idle: float | None = None,
+        requests_per_connection: int | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.received: list[RawRequest] = []
+        self.closed_idle = 0  # connections closed by the idle timer
+        self._tls = tls
+        self._changed = threading.Condition()
+        self._sockets: set[socket.socket] = set()
+        self.connections = 0  # made to it so far
+        self.dropped = 0  # requests it hung up on unread (``requests_per_connection``)
+        receiver = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                sock: socket.socket = self.request
+                with receiver._changed:
+                    receiver.connections += 1
+                    number = receiver.connections
+                if tls is not None:
+                    try:
+                        sock = tls.wrap_socket(sock, server_side=True)
+                    except (OSError, ssl.SSLError):
+                        return  # the client refused the handshake
+                receiver._sockets.add(sock)
+                sock.settimeout(idle)
+                served, limit = 0, requests_per_connection
+                buffer = b""
+                while True:
+                    try:
+                        if limit is not None and served >= limit:
+                            if sock.recv(1, socket.MSG_PEEK):  # it came; read none of it
+                                with receiver._changed:
+                                    receiver.dropped += 1
+                                    receiver._changed.notify_all()
+                            return
+                        request, buffer = _read_request(sock, buffer, number)
+                    except TimeoutError:
+                        with receiver._changed:
+                            receiver.closed_idle += 1
+                            receiver._changed.notify_all()
+                        return
+                    except OSError:
+                        return
+                    if request is None:  # the client closed the connection
+                        return
+                    served += 1
+                    with receiver._changed:
+                        receiver.received.append(request)
+                        receiver._changed.notify_all()
+                    try:
+                        if not reply(sock, request):
+                            return
+                    except OSError:  # the client went away mid-answer
+                        return
+
+            def finish(self) -> None:
+                with contextlib.suppress(OSError):
+                    self.request.close()
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}/hook"
+
+    def __enter__(self) -> RawReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> None:
+        """Wait until ``condition`` (called under the receiver's lock) holds."""
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout):
+                seen = [r.event for r in self.received]
+                raise AssertionError(f"the receiver's condition did not hold; got {seen}")
+
+    def events(self, type: str, count: int = 1, timeout: float = 10) -> list[RawRequest]:
+        """The first ``count`` requests carrying events of ``type``."""
+        self.wait_until(lambda: len(self.of(type)) >= count, timeout)
+        return self.of(type)[:count]
+
+    def of(self, type: str) -> list[RawRequest]:
+        """The requests received so far carrying events of ``type``."""
+        return [r for r in self.received if r.event == type]
+
+
+def _read_request(
+    sock: socket.socket, buffer: bytes, connection: int
+) -> tuple[RawRequest | None, bytes]:
+    """The next request on ``sock`` (None when the client closed it) and the bytes after it."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None, b""
+        buffer += chunk
+    head, _, buffer = buffer.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(buffer) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None, b""
+        buffer += chunk
+    return RawRequest(connection, head, buffer[:length]), buffer[length:]

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mailbot import MailBot
 
 from mailbot_sandbox import Sandbox
-from tests.helpers import Api, fresh_key, metric, send
+from tests.helpers import (
+    Api,
+    closed_port_url,
+    deliveries,
+    fresh_key,
+    metric,
+    send,
+    subscribe,
+    wait_until,
+)
 from tests.receiver import Receiver
 
 
@@ -23,25 +30,6 @@ def verify_webhook(body: bytes, signature: str, secret: str) -> bool:
     """The check the mailbot-sdk README gives, verbatim."""
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature)
-
-
-def subscribe(api: Api, url: str, events: list[str], **fields: Any) -> dict[str, Any]:
-    response = api.post("/v1/webhooks", json={"url": url, "events": events, **fields})
-    assert response.status_code == 201, response.text
-    return response.json()["data"]  # type: ignore[no-any-return]
-
-
-def deliveries(api: Api, webhook: dict[str, Any]) -> list[dict[str, Any]]:
-    response = api.get(f"/v1/webhooks/{webhook['id']}/deliveries")
-    assert response.status_code == 200, response.text
-    return response.json()["data"]  # type: ignore[no-any-return]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:  # bound and closed: nothing listens there now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
 
 
 def test_create_list_get_delete(api: Api) -> None:
@@ -259,12 +247,3 @@ def test_the_sdk_manages_webhooks(sandbox: Sandbox) -> None:
     assert client.webhooks.delete(made["id"])["id"] == made["id"]
     assert client.webhooks.list() == []
     client.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
-    """Poll the API (the attempt log has no wait endpoint) until ``condition`` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
