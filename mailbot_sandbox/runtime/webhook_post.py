@@ -110,14 +110,15 @@ class _Connection(asyncio.Protocol):
         self.status: int | None = None
         self.framed = False  # the answer says where its body ends (a length, or chunks)
         self.read = 0  # bytes of the answer's body
-        self.complete = False
+        self.complete = False  # the whole answer was parsed
+        self.keep = False  # and the connection may carry the next POST
 
     def send(self, attempt: _Attempt, *, reused: bool) -> None:
         assert self.transport is not None
         self.attempt, self.reused = attempt, reused
         attempt.connection = self
         self.answered, self.status, self.read, self.complete = False, None, 0, False
-        self.framed = False
+        self.framed = self.keep = False
         self.transport.write(attempt.request)
 
     def close(self) -> None:
@@ -138,8 +139,14 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._end(self.status, "the receiver switched protocols", keep=False)
+            return
         except httptools.HttpParserError as exc:
-            self._end(None, f"not an HTTP answer: {exc}", keep=False)
+            if not self.complete:
+                self._end(None, f"not an HTTP answer: {exc}", keep=False)
+                return
+            self.keep = False  # bytes past a whole answer: it stands, the connection does not
+        if self.complete:
+            self._end(self.status, None, keep=self.keep)
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -177,8 +184,17 @@ class _Connection(asyncio.Protocol):
         if self.read > _RESPONSE_LIMIT:
             self._end(self.status, None, keep=False)  # enough: its status is the answer
 
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.keep = False  # a second answer, to nothing that was asked
+
     def on_message_complete(self) -> None:
-        self._end(self.status, None, keep=self.parser.should_keep_alive())
+        # The attempt ends once the whole read is parsed (data_received), not here: a
+        # receiver that sends more than its Content-Length would otherwise have those bytes
+        # read as the answer to the next POST, which ending here may start on this connection.
+        if not self.complete:
+            self.keep = self.parser.should_keep_alive()
+        self.complete = True
 
     def _end(self, status: int | None, error: str | None, *, keep: bool) -> None:
         """The attempt is over: keep the connection for the next POST to this origin (before
