@@ -189,11 +189,18 @@ class RawReceiver:
                     receiver.connections += 1
                     number = receiver.connections
                 if tls is not None:
+                    sock.settimeout(5)
                     try:
                         sock = tls.wrap_socket(sock, server_side=True)
-                    except (OSError, ssl.SSLError):
+                    except OSError:
                         return  # the client refused the handshake
                 receiver._sockets.add(sock)
+                try:
+                    self.serve(sock, number)
+                finally:
+                    sock.close()  # the TLS one too, which finish() does not know
+
+            def serve(self, sock: socket.socket, number: int) -> None:
                 sock.settimeout(idle)
                 served, limit = 0, requests_per_connection
                 buffer = b""

@@ -234,6 +234,22 @@ def test_an_untrusted_certificate_fails_naming_it(api: Api, tmp_path: Path) -> N
     assert delivery["status"] == "pending"
 
 
+def test_a_trusted_certificate_gets_the_delivery(
+    quick: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same receiver as above, its certificate now among those the sandbox trusts (read
+    # when its first https delivery is made): the failure above was the certificate's alone.
+    cert, key, _ = self_signed_certificate(tmp_path, name="localhost")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    with RawReceiver(answer(OK_KEPT), tls=tls) as receiver:
+        hook = subscribe(quick, f"https://localhost:{receiver.port}/hook", ["sent"])
+        receiver.events("webhook.test")
+        [delivery] = settled(quick, hook, 1)
+    assert [(a["status_code"], a["error"]) for a in delivery["attempts"]] == [(200, None)]
+
+
 def test_unreachable_receivers_fail_naming_why_and_others_are_served(quick: Api) -> None:
     inbox = quick.create_inbox()
     nowhere = subscribe(quick, "http://nonexistent.invalid/hook", ["sent"])
