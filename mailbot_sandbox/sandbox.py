@@ -179,7 +179,11 @@ class Sandbox(Addresses):
                 self._retention.start()
             if worker is None or worker.delivers:  # and one calls webhooks for all
                 self._dispatcher = WebhookDispatcher(
-                    self.services.store, self.config, self.services.events, self.services.metrics
+                    self.services.store,
+                    self.config,
+                    self.services.events,
+                    self.services.metrics,
+                    heard=worker.peers.hooks_heard if worker is not None else None,
                 )
                 self._dispatcher.start()
             if worker is not None:

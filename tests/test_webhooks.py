@@ -10,9 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from mailbot import MailBot
 
 from mailbot_sandbox import Sandbox
+from mailbot_sandbox.store.schema import MIGRATIONS
 from tests.helpers import (
     Api,
     closed_port_url,
@@ -174,6 +176,55 @@ def test_pending_deliveries_resume_after_a_restart(tmp_path: Path) -> None:
             [delivery] = deliveries(api, hook)
             api.close()
     assert [a["status_code"] for a in delivery["attempts"]] == [503, 200]
+
+
+def test_new_events_reach_webhooks_after_the_newest_ones_were_erased(tmp_path: Path) -> None:
+    # Deliveries are queued from a position in the event log. Erasing the newest events
+    # must not leave that position ahead of the events that come next.
+    with Sandbox(db=str(tmp_path / "m.db")) as sandbox:
+        api = Api(sandbox.base_url, fresh_key())
+        kept, erased = api.create_inbox(), api.create_inbox()
+        with Receiver() as receiver:
+            subscribe(api, receiver.url, ["sent"])
+            send(api, kept, to=["someone@example.com"], subject="before")
+            send(api, erased, to=["someone@example.com"], subject="newest")
+            receiver.events("message.sent", count=2)
+            assert api.delete(f"/sandbox/v1/inboxes/{erased['id']}").status_code == 200
+            send(api, kept, to=["someone@example.com"], subject="after")
+            arrived = receiver.events("message.sent", count=3)
+        api.close()
+    assert [r.json["data"]["subject"] for r in arrived] == ["before", "newest", "after"]
+
+
+def test_deliveries_queued_before_an_upgrade_are_made_once_after_it(tmp_path: Path) -> None:
+    # A database from before the dispatcher queued deliveries itself: the schema's trigger
+    # queued them as events were recorded. After the upgrade the one still pending is made,
+    # and no event recorded before it is queued a second time.
+    db = sqlite_utils.Database(str(tmp_path / "m.db"))
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, step in MIGRATIONS[:-1]:
+        step(db)
+        db.execute("INSERT INTO migrations VALUES (?, '2026-01-01T00:00:00.000Z')", [name])
+    with Receiver() as receiver:
+        db.execute(
+            "INSERT INTO webhooks VALUES ('whk_old', 'acc_old', ?, ',message.sent,', NULL,"
+            " 'secret', 1, '2026-01-01T00:00:00.000Z')",
+            [receiver.url],
+        )
+        for n in range(2):
+            db.execute(
+                "INSERT INTO events VALUES (?, 'acc_old', NULL, 'message.sent', NULL, NULL,"
+                " '{}', '2026-01-01T00:00:00.000Z')",
+                [f"evt_old{n}"],
+            )
+        db.execute("UPDATE webhook_deliveries SET status = 'succeeded' WHERE event_id = 'evt_old0'")
+        db.conn.commit()
+        db.close()
+        with Sandbox(db=str(tmp_path / "m.db")):
+            [made] = receiver.events("message.sent")
+            time.sleep(0.5)  # a second delivery would have arrived by now
+            assert len(receiver.received) == 1
+    assert made.json["id"] == "evt_old1"
 
 
 def test_replay_queues_an_event_again(api: Api, make_api: Callable[..., Api]) -> None:

@@ -58,10 +58,10 @@ class Served:
         return [int(pid) for pid in children.read_text().split()]
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def serve(db: Path) -> Served:
+    """``serve`` on ``db`` with :data:`WORKERS` workers, once its banner is out."""
     process = subprocess.Popen(
-        [*SERVE, "--db", str(tmp_path / "mail.db"), "--workers", str(WORKERS)],
+        [*SERVE, "--db", str(db), "--workers", str(WORKERS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,11 +73,20 @@ def served(tmp_path: Path) -> Iterator[Served]:
         lines.append(line)
         if line.startswith("Press Ctrl+C"):
             break
-    served = Served(process, "".join(lines))
+    return Served(process, "".join(lines))
+
+
+def stop(served: Served) -> None:
+    if served.process.poll() is None:
+        served.process.send_signal(signal.SIGTERM)
+    served.process.communicate(timeout=30)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    served = serve(tmp_path / "mail.db")
     yield served
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=30)
+    stop(served)
 
 
 def clients(served: Served, key: str, count: int = WORKERS * 2) -> list[requests.Session]:
@@ -315,3 +324,51 @@ def test_mail_at_either_worker_reaches_a_webhook_once_signed(served: Served) -> 
     for delivery in arrived:
         expected = hmac.new(secret, delivery.body, hashlib.sha256).hexdigest()
         assert delivery.headers["X-Mailbot-Signature"] == expected
+
+
+def test_mail_stored_while_the_deliverer_was_down_is_delivered_when_it_is_back(
+    served: Served, tmp_path: Path
+) -> None:
+    # The workers only record events; the deliverer (the last process, handed no
+    # connections) queues their deliveries from its position in the event log, which is in
+    # the database: mail stored while it was stopped, and then killed, is delivered by the
+    # next one, once each.
+    key = f"mb_{uuid.uuid4().hex}"
+    session = clients(served, key, count=1)[0]
+    inbox = new_inbox(session, served.base_url)
+    with Receiver() as receiver:
+        response = session.post(
+            f"{served.base_url}/v1/webhooks",
+            json={"url": receiver.url, "events": ["message.received"]},
+        )
+        assert response.status_code == 201, response.text
+        receiver.events("webhook.test")
+        pids = served.worker_pids()
+        assert len(pids) == WORKERS + 1
+        os.kill(pids[-1], signal.SIGSTOP)
+        subjects = [f"while down {n}" for n in range(3)]
+        for subject in subjects:
+            with smtplib.SMTP("127.0.0.1", served.smtp_port) as smtp:
+                smtp.sendmail(
+                    "a@client.example",
+                    [inbox["address"]],
+                    smtp_message("a@client.example", [inbox["address"]], subject=subject),
+                )
+        time.sleep(0.5)
+        assert [
+            r for r in receiver.received if r.headers["X-Mailbot-Event"] != "webhook.test"
+        ] == []
+        os.kill(pids[-1], signal.SIGKILL)
+        session.close()
+        stop(served)
+        again = serve(tmp_path / "mail.db")
+        try:
+            arrived = receiver.events("message.received", count=3, timeout=20)
+            time.sleep(0.5)  # a second copy would have arrived by now
+            received = [
+                r for r in receiver.received if r.headers["X-Mailbot-Event"] != "webhook.test"
+            ]
+        finally:
+            stop(again)
+    assert sorted(r.json["data"]["subject"] for r in arrived) == subjects
+    assert len(received) == len(subjects)

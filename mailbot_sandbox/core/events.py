@@ -2,7 +2,7 @@
 write transaction that made it happen, so nothing is announced that did not commit.
 
 An event's ``data`` is the object as the API shows it, serialized to JSON once here; webhook
-deliveries (queued by the store in the same statement) send that text as it is.
+deliveries (queued by the dispatcher once the event committed) send that text as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mailbot_sandbox.ids import format_time, new_id
 from mailbot_sandbox.store import Store
 from mailbot_sandbox.store import events as stored
 from mailbot_sandbox.store.events import EventRow, insert_event
+from mailbot_sandbox.store.webhooks import has_webhooks
 
 # The types a webhook can subscribe to, and the short names that mean them.
 EVENT_TYPES = (
@@ -125,8 +126,8 @@ def message_data(
 
 
 class Events:
-    """Records events; ``on_recorded`` hooks run after a recording transaction that queued
-    webhook deliveries commits (the webhook dispatcher listens there)."""
+    """Records events; ``on_recorded`` hooks run after a recording transaction commits whose
+    events have webhooks to go to (the webhook dispatcher listens there)."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
@@ -138,8 +139,8 @@ class Events:
         self._lock = threading.Lock()
 
     def on_recorded(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (no arguments, quickly) after each commit that queued webhook
-        deliveries."""
+        """Call ``listener`` (no arguments, quickly) after each commit that recorded events
+        for an account with webhooks, or queued deliveries."""
         with self._lock:
             self._listeners.append(listener)
 
@@ -167,12 +168,10 @@ class Events:
             data=_encode(data),
             created_at=created_at or format_time(self._clock.now(account_id)),
         )
-        before = conn.total_changes
         insert_event(conn, row)
-        # The schema's trigger queues the deliveries in the same statement; total_changes
-        # counts its rows too, so more than one change means somebody subscribed. Without
-        # that, most mail (no webhooks on the account) would wake the dispatcher for nothing.
-        if conn.total_changes - before > 1:
+        # The dispatcher fans the event out to its webhooks after the commit. Most mail (no
+        # webhooks on the account) need not wake it; its rounds pass such events over.
+        if has_webhooks(conn, account_id):
             self.queued()
         if self._watchers:
             self._store.after_commit(self._tell_watchers)

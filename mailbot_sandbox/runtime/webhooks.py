@@ -1,10 +1,13 @@
-"""The webhook dispatcher: a background thread that POSTs queued deliveries.
+"""The webhook dispatcher: a background thread that fans events out to their webhooks and
+POSTs the deliveries.
 
 The queue is in the database (``store/webhooks.py``), so deliveries pending when a sandbox
-stops are made when it starts again. Only one process of several on a database file runs a
-dispatcher (in ``serve``, a process of its own), and claims are taken inside a write
-transaction anyway, so no delivery is made twice at once. The API and SMTP paths never wait
-for it: they record an event and move on, and a slow or dead receiver only holds a few of
+stops are made when it starts again, and so is the position in the event log up to which
+events were fanned out, so events recorded while it was down are delivered too. Only one
+process of several on a database file runs a dispatcher (in ``serve``, a process of its
+own); fan-outs and claims are made inside a write transaction anyway, so no delivery is
+queued or made twice at once. The API and SMTP paths never wait for it: they record an event
+and move on (one row, whoever subscribed), and a slow or dead receiver only holds a few of
 the dispatcher's own connections.
 """
 
@@ -17,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -41,7 +45,8 @@ PER_URL_CONCURRENCY = 4  # of them to one URL: a slow receiver never holds up th
 PER_URL_HELD = 64  # deliveries to one URL claimed ahead of their turn
 MAX_HELD = 512  # deliveries claimed and not yet recorded, in all
 RECORD_SECONDS = 0.02  # outcomes wait at most this long to be written together
-CLAIM_SECONDS = 0.01  # between claims while attempts are in flight
+CLAIM_SECONDS = 0.01  # between two fan-outs (or claims)
+FAN_OUT_EVENTS = 1000  # events fanned out in one write transaction at most
 
 
 class _Outcome(NamedTuple):
@@ -64,8 +69,18 @@ class WebhookDispatcher:
     short transactions, not one per attempt.
     """
 
-    def __init__(self, store: Store, config: Config, events: Events, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        events: Events,
+        metrics: Metrics,
+        heard: Callable[[], None] | None = None,
+    ) -> None:
+        """``heard`` is called just before each read of the event log (the workers of
+        ``serve`` wake this process again only after it)."""
         self._store = store
+        self._heard = heard or (lambda: None)
         self._metrics = metrics
         self._scale = config.webhook_retry_scale
         self._timeout = config.webhook_timeout
@@ -83,7 +98,9 @@ class WebhookDispatcher:
         self._held = 0  # claimed and not yet recorded
         self._unrecorded: list[_Outcome] = []
         self._recorded_at = 0.0
-        self._news = True  # deliveries were queued since the last look at the queue
+        self._news = True  # events were recorded or deliveries queued since the last fan-out
+        self._fanned_at = 0.0
+        self._fanned_rows = 0  # deliveries the last fan-out queued, held or not
         self._due: float | None = None  # when the next unclaimed delivery is due, as last seen
         self._looked_at = 0.0
         self._claimed_at = 0.0
@@ -96,7 +113,8 @@ class WebhookDispatcher:
         self._thread.start()
 
     def wake(self) -> None:
-        """Deliveries were queued (here or by another process): look for due ones now. From
+        """Events for webhooks were recorded or deliveries queued (here or by another
+        process): fan out and look for due deliveries now. From
         any thread; wake-ups that come while one is on its way to the loop add nothing."""
         self._news = True
         if self._wake_sent:
@@ -169,54 +187,83 @@ class WebhookDispatcher:
         self._nudge()
 
     def _round(self) -> float:
-        """Write outcomes and claim more when it is time; how long to sleep unless woken.
+        """Write outcomes, fan new events out and claim more when it is time; how long to
+        sleep unless woken.
 
-        Rounds come on news and every few milliseconds while busy, so the queue is read
-        only when deliveries were queued since, or every :data:`RECORD_SECONDS` while busy,
-        and the write lock that mail needs is taken only to claim or to write outcomes."""
+        Rounds come on news and every few milliseconds while busy; the queue's next due
+        time is read on news or every :data:`RECORD_SECONDS` while busy, and the write lock
+        that mail needs is taken only to fan out, to claim or to write outcomes."""
+        # Fan-outs and claims come at most every CLAIM_SECONDS: taking the write lock
+        # whenever something new came made a burst of mail cost a write transaction (and
+        # CPU the mail needed) per few deliveries. After a quiet spell they come at once.
+        idle = not self._busy and not self._queued
+        ready = time.monotonic() - self._claimed_at >= CLAIM_SECONDS
+        fan = ready and (self._news or time.monotonic() - self._fanned_at >= POLL_SECONDS)
         if self._news or time.monotonic() - self._looked_at >= RECORD_SECONDS:
             self._look()
         due = self._due
-        # While attempts are in flight, claims come at most every CLAIM_SECONDS: claiming
-        # whenever something new was due made a burst of mail cost a write transaction per
-        # few deliveries. An idle dispatcher claims at once.
-        idle = not self._busy and not self._queued
-        ready = idle or time.monotonic() - self._claimed_at >= CLAIM_SECONDS
         claim = due is not None and due <= time.time() and self._held < MAX_HELD and ready
         since = time.monotonic() - self._recorded_at
-        record = bool(self._unrecorded) and (claim or idle or since >= RECORD_SECONDS)
-        if claim or record:
+        record = bool(self._unrecorded) and (fan or claim or idle or since >= RECORD_SECONDS)
+        if fan or claim or record:
+            if fan:
+                self._news = False  # before the read: news after it makes another fan-out
+                self._heard()
             recorded = self._prepared()
             with self._store.write() as db:
                 self._record_all(db.conn, recorded)
+                fresh, more = self._fan_out(db.conn) if fan else ([], False)
                 claimed = self._claim(db.conn) if claim else []
-            if claim:
+            if fan:
+                self._fanned_at = time.monotonic()
+                self._news = self._news or more
+            if fan or claim:
                 self._claimed_at = time.monotonic()
             self._recorded_at = time.monotonic()
             self._start_queued()
-            if claimed:
-                self._look()
+            if claimed or (fan and len(fresh) < self._fanned_rows):
+                self._look()  # what is due and not held now
             elif claim:  # every due URL has its fill: a finished attempt wakes us
                 self._due = None
         pause = POLL_SECONDS
         if self._unrecorded or self._busy:
             pause = RECORD_SECONDS
-        if self._due is not None and self._held < MAX_HELD:
+        waiting = self._news or (self._due is not None and self._held < MAX_HELD)
+        if waiting:
+            when = time.time() if self._news or self._due is None else self._due
             pause = min(
                 pause,
-                max(
-                    0.0,
-                    self._due - time.time(),
-                    self._claimed_at + CLAIM_SECONDS - time.monotonic(),
-                ),
+                max(0.0, when - time.time(), self._claimed_at + CLAIM_SECONDS - time.monotonic()),
             )
         return pause
 
     def _look(self) -> None:
         """Read when the next delivery is due (cheap: the start of an index)."""
-        self._news = False  # before the read: news after it makes the next round look again
         self._due = webhooks.next_due(self._store)
         self._looked_at = time.monotonic()
+
+    def _fan_out(self, conn: sqlite3.Connection) -> tuple[list[Claimed], bool]:
+        """Queue the deliveries of the events recorded since the last fan-out (inside the
+        caller's write transaction), holding those whose URL has room, and queue the held
+        ones by URL; whether more events wait."""
+        held = self._held_by_url()
+        room = MAX_HELD - self._held
+        self._fanned_rows = 0
+
+        def take(url: str) -> bool:
+            nonlocal room
+            self._fanned_rows += 1
+            if room <= 0 or held[url] >= PER_URL_HELD:
+                return False  # queued unheld: claim_due takes it when there is room
+            held[url] += 1
+            room -= 1
+            return True
+
+        fresh, more = webhooks.fan_out(
+            conn, time.time(), self._hold, events=FAN_OUT_EVENTS, take=take
+        )
+        self._queue(fresh)
+        return fresh, more
 
     def _claim(self, conn: sqlite3.Connection) -> list[Claimed]:
         """Claim a batch of due deliveries (inside the caller's write transaction) and queue
@@ -230,10 +277,14 @@ class WebhookDispatcher:
             per_url=PER_URL_HELD,
             skip_urls=full,
         )
+        self._queue(claimed)
+        return claimed
+
+    def _queue(self, claimed: list[Claimed]) -> None:
+        """Queue held deliveries by URL, to be started in turn."""
         for item in claimed:
             self._queued.setdefault(item["url"], deque()).append(item)
         self._held += len(claimed)
-        return claimed
 
     def _held_by_url(self) -> Counter[str]:
         held = Counter({url: len(queue) for url, queue in self._queued.items()})
@@ -272,9 +323,9 @@ class WebhookDispatcher:
         """Log ``recorded`` (the outcomes not yet logged, :meth:`_prepared`) inside the
         caller's write transaction, and move each delivery on."""
         webhooks.record_attempts(conn, recorded)
-        for item in recorded:
-            # pending = this attempt failed, another follows; failed = it was the last one
-            self._metrics.webhook_deliveries.labels(outcome=item.status).inc()
+        # pending = this attempt failed, another follows; failed = it was the last one
+        for status, count in Counter(item.status for item in recorded).items():
+            self._metrics.webhook_deliveries.labels(outcome=status).inc(count)
         self._held -= len(recorded)
 
     def _prepared(self) -> list[Recorded]:

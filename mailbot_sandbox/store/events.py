@@ -48,8 +48,8 @@ def event_of(values: Sequence[Any]) -> EventRow:
 
 
 def insert_event(conn: sqlite3.Connection, event: EventRow) -> None:
-    """Record one event (inside the caller's write transaction); its webhook deliveries are
-    queued by the schema's trigger in the same statement."""
+    """Record one event (inside the caller's write transaction); the webhook dispatcher
+    queues its deliveries after the commit (:func:`~mailbot_sandbox.store.webhooks.fan_out`)."""
     conn.execute(_INSERT, [event[name] for name in _COLUMNS])  # type: ignore[literal-required]
 
 

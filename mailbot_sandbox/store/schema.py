@@ -174,9 +174,8 @@ def _attachment_index(db: sqlite_utils.Database) -> None:
 
 
 def _events(db: sqlite_utils.Database) -> None:
-    # Events, webhooks and their delivery queue. A trigger fans each new event out to the
-    # webhooks subscribed to it, inside the transaction that records the event: the hot
-    # paths write one row, and a delivery exists exactly when its event committed.
+    # Events, webhooks and their delivery queue. (The trigger that fanned each new event out
+    # to its webhooks is gone since 0013: the dispatcher does that now.)
     # ``events`` of a webhook is stored as ",message.sent,inbox.updated," so that a search for
     # on ",<type>," matches one name; times to compare are Unix seconds (REAL).
     db.executescript(
@@ -319,6 +318,27 @@ def _message_headers(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN headers TEXT")
 
 
+def _webhook_fan_out(db: sqlite_utils.Database) -> None:
+    # The webhook dispatcher fans events out to their webhooks itself, many at a time, from
+    # the position in the event log it last reached: the trigger of 0007 did it inside the
+    # transaction that stored the mail, and three subscribers cost that transaction more
+    # than the mail did. Events already in the log were fanned out by the trigger.
+    # Deliveries that are done leave the due index (only pending ones are ever looked for).
+    db.executescript(
+        """
+        DROP TRIGGER events_fan_out;
+        CREATE TABLE webhook_fan_out (
+            id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL
+        );
+        INSERT INTO webhook_fan_out (id, position)
+            SELECT 1, coalesce(max(rowid), 0) FROM events;
+        DROP INDEX webhook_deliveries_due;
+        CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(next_attempt_at)
+            WHERE status = 'pending';
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -332,6 +352,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0010_engagement", _engagement),
     ("0011_faults", _faults),
     ("0012_message_headers", _message_headers),
+    ("0013_webhook_fan_out", _webhook_fan_out),
 ]
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypedDict
 
+from mailbot_sandbox.ids import new_id
 from mailbot_sandbox.store.db import Store
 from mailbot_sandbox.store.events import EVENT_COLUMNS, EventRow, event_of
 
@@ -115,7 +116,7 @@ def account_webhooks(store: Store, account_id: str) -> list[WebhookRow]:
 
 
 def subscribers(store: Store, account_id: str, inbox_id: str | None, type: str) -> list[WebhookRow]:
-    """The active webhooks an event of this inbox and type goes to (as the trigger picks)."""
+    """The active webhooks an event of this inbox and type goes to (as a fan-out picks them)."""
     rows = store.rows(
         f"SELECT {_WEBHOOK} FROM webhooks WHERE account_id = ? AND active = 1"
         " AND (inbox_id IS NULL OR inbox_id = ?) AND instr(events, ?) > 0",
@@ -150,6 +151,80 @@ def queue_delivery(
         f"INSERT INTO webhook_deliveries ({_DELIVERY}) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
         (delivery_id, webhook_id, event_id, url, due, created_at),
     )
+
+
+def has_webhooks(conn: sqlite3.Connection, account_id: str) -> bool:
+    """Whether the account has an active webhook (its events are worth a dispatcher's look)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM webhooks WHERE account_id = ? AND active = 1 LIMIT 1", (account_id,)
+        ).fetchone()
+        is not None
+    )
+
+
+def fan_out(
+    conn: sqlite3.Connection,
+    now: float,
+    hold: float,
+    *,
+    events: int,
+    take: Callable[[str], bool],
+) -> tuple[list[Claimed], bool]:
+    """Queue a delivery for each active webhook subscribed to each event recorded since the
+    last fan-out (at most ``events`` events), inside the caller's write transaction, and move
+    the fan-out position past them. The deliveries whose URL ``take`` accepts are claimed for
+    ``hold`` seconds and returned; the others wait, due now, for :func:`claim_due`. True as
+    the second value when more events wait.
+
+    Positions are rowids, which grow in commit order (writes are serialized), so each event
+    is fanned out once, after it committed; :func:`erase_events` keeps the position from
+    pointing past the newest event left, or a later event could reuse a rowid behind it."""
+    start = int(conn.execute("SELECT position FROM webhook_fan_out WHERE id = 1").fetchone()[0])
+    end = conn.execute(
+        "SELECT max(rowid) FROM (SELECT rowid FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?)",
+        (start, events),
+    ).fetchone()[0]
+    if end is None:
+        return [], False
+    rows = conn.execute(
+        f"SELECT w.id, w.url, w.secret, {EVENT_COLUMNS}"
+        " FROM events AS e JOIN webhooks AS w ON w.account_id = e.account_id"
+        " WHERE e.rowid > ? AND e.rowid <= ? AND w.active = 1"
+        " AND (w.inbox_id IS NULL OR w.inbox_id = e.inbox_id)"
+        " AND instr(w.events, ',' || e.type || ',') > 0"
+        " ORDER BY e.rowid, w.created_at, w.id",
+        (start, end),
+    ).fetchall()
+    held: list[Claimed] = []
+    queued = []
+    for row in rows:
+        event = event_of(row[3:])
+        delivery_id = new_id("dlv")
+        claimed_until = None
+        if take(row[1]):
+            claimed_until = now + hold
+            held.append(
+                Claimed(
+                    id=delivery_id,
+                    webhook_id=row[0],
+                    url=row[1],
+                    attempts=0,
+                    secret=row[2],
+                    event=event,
+                )
+            )
+        queued.append(
+            (delivery_id, row[0], event["id"], row[1], now, claimed_until, event["created_at"])
+        )
+    conn.executemany(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, url, status, attempts,"
+        " next_attempt_at, claimed_until, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+        queued,
+    )
+    conn.execute("UPDATE webhook_fan_out SET position = ? WHERE id = 1", (end,))
+    more = conn.execute("SELECT 1 FROM events WHERE rowid > ? LIMIT 1", (end,)).fetchone()
+    return held, more is not None
 
 
 def claim_due(
@@ -287,3 +362,9 @@ def erase_events(conn: sqlite3.Connection, account_id: str, inbox_id: str | None
     conn.execute(f"DELETE FROM webhook_deliveries WHERE {doomed}", params * 2)
     conn.execute(f"DELETE FROM events WHERE {scope}", params)
     conn.execute(f"DELETE FROM webhooks WHERE {scope}", params)
+    # Without the newest events, the next one would get a rowid at or behind the fan-out
+    # position and never be fanned out; everything up to the newest one left was.
+    conn.execute(
+        "UPDATE webhook_fan_out SET position = (SELECT coalesce(max(rowid), 0) FROM events)"
+        " WHERE position > (SELECT coalesce(max(rowid), 0) FROM events)"
+    )

@@ -110,10 +110,10 @@ class Peers:
         """Tell process ``deliverer`` (which makes every webhook delivery) that some were
         queued, after the commit that queued them.
 
-        Called after every such commit, on the SMTP loop too, so it must never block: while
-        a wake-up is on its way and unread, another adds nothing (the deliverer clears the
-        flag before it reads the queue, so it reads this commit too), and a full channel
-        means wake-ups are waiting there already."""
+        Called after every such commit, on the SMTP loop too, so it must never block: until
+        the deliverer next reads the event log, another wake-up adds nothing (it clears the
+        flag, :meth:`hooks_heard`, before it reads, so it reads this commit too), and a full
+        channel means wake-ups are waiting there already."""
         sender = self._senders.get(deliverer)
         if sender is None or self._waits[self._hooks_slot]:
             return
@@ -125,6 +125,12 @@ class Peers:
                 pass  # unread wake-ups are there; each makes the deliverer read the queue
             except OSError:  # the deliverer is gone; let a later commit try again
                 self._waits[self._hooks_slot] = 0
+
+    def hooks_heard(self) -> None:
+        """In the deliverer, just before it reads the event log for webhook deliveries: the
+        next commit that queues some wakes it again. Until then workers send nothing, so a
+        burst of mail costs a wake-up per read of the log, not one per commit."""
+        self._waits[self._hooks_slot] = 0
 
     # -- receiving ------------------------------------------------------------------------------
     def _listen(self) -> None:
@@ -140,8 +146,7 @@ class Peers:
                 if message.get("t") == "wake":
                     self._on_wake(list(message["ids"]))
                 elif message.get("t") == "hooks":
-                    self._waits[self._hooks_slot] = 0  # before the queue is read
-                    self._on_hooks()
+                    self._on_hooks()  # the deliverer calls hooks_heard() when it reads
             except Exception:  # one bad message must not end the listener
                 log.warning("could not handle a message from another worker", exc_info=True)
 
