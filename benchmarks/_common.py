@@ -190,6 +190,12 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of ``pid``, oldest first (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
 def own_cpu_seconds() -> float:
     """CPU seconds of this process (all its threads)."""
     return time.process_time()
