@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from mailbot_sandbox import Sandbox
 from mailbot_sandbox.api.app import create_app
-from tests.helpers import Api, EventStream, mail_by_smtp, metric, send, smtp_message
+from tests.helpers import Api, EventStream, fresh_key, mail_by_smtp, metric, send, smtp_message
 
 
 @pytest.fixture(scope="module")
@@ -299,3 +299,23 @@ def test_streams_work_under_a_wsgi_server_without_the_hand_over(sandbox: Sandbox
     finally:
         response.close()
     assert b'"subject":"without hand-over"' in text
+
+
+def test_an_account_stream_goes_on_after_the_newest_events_were_erased(tmp_path: Any) -> None:
+    # A stream follows positions in the event log. Erasing the inbox whose events are the
+    # newest must not let the next event take a position the stream has passed.
+    with Sandbox(db=str(tmp_path / "m.db")) as sandbox:
+        api = Api(sandbox.base_url, fresh_key())
+        kept, erased = api.create_inbox(), api.create_inbox()
+        events = stream(sandbox, api, "/v1/realtime/stream")
+        try:
+            send(api, kept, to=["someone@example.com"], subject="before")
+            send(api, erased, to=["someone@example.com"], subject="newest")
+            seen = [events.next_event()["data"]["data"]["subject"] for _ in range(2)]
+            assert api.delete(f"/sandbox/v1/inboxes/{erased['id']}").status_code == 200
+            send(api, kept, to=["someone@example.com"], subject="after")
+            seen.append(events.next_event()["data"]["data"]["subject"])
+        finally:
+            events.close()
+            api.close()
+    assert seen == ["before", "newest", "after"]

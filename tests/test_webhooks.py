@@ -202,7 +202,9 @@ def test_deliveries_queued_before_an_upgrade_are_made_once_after_it(tmp_path: Pa
     # and no event recorded before it is queued a second time.
     db = sqlite_utils.Database(str(tmp_path / "m.db"))
     db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    for name, step in MIGRATIONS[:-1]:
+    for name, step in MIGRATIONS:
+        if name >= "0013":  # 0013 moved the queueing of deliveries out of a trigger
+            break
         step(db)
         db.execute("INSERT INTO migrations VALUES (?, '2026-01-01T00:00:00.000Z')", [name])
     with Receiver() as receiver:

@@ -85,8 +85,9 @@ def event_page(
 
 
 # -- positions, for live streams ---------------------------------------------------------------
-# An event's position is its rowid: writes are serialized, so rowids grow in commit order,
-# which ids (time, then random) do not promise within one millisecond or across processes.
+# An event's position is its rowid (``position``, AUTOINCREMENT): writes are serialized, so
+# positions grow in commit order, which ids (time, then random) do not promise within one
+# millisecond or across processes, and one is never used again after its event is erased.
 
 
 def events_after(

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from mailbot_sandbox.store import schema_events
+
 
 def _initial(db: sqlite_utils.Database) -> None:
     db.table("accounts").create(
@@ -173,55 +175,6 @@ def _attachment_index(db: sqlite_utils.Database) -> None:
     )
 
 
-def _events(db: sqlite_utils.Database) -> None:
-    # Events, webhooks and their delivery queue. (The trigger that fanned each new event out
-    # to its webhooks is gone since 0013: the dispatcher does that now.)
-    # ``events`` of a webhook is stored as ",message.sent,inbox.updated," so that a search for
-    # on ",<type>," matches one name; times to compare are Unix seconds (REAL).
-    db.executescript(
-        """
-        CREATE TABLE events (
-            id TEXT PRIMARY KEY, account_id TEXT NOT NULL, inbox_id TEXT,
-            type TEXT NOT NULL, message_id TEXT, thread_id TEXT,
-            data TEXT NOT NULL, created_at TEXT NOT NULL
-        );
-        CREATE INDEX events_account ON events(account_id, id);
-        CREATE TABLE webhooks (
-            id TEXT PRIMARY KEY, account_id TEXT NOT NULL, url TEXT NOT NULL,
-            events TEXT NOT NULL, inbox_id TEXT, secret TEXT NOT NULL,
-            active INTEGER NOT NULL, created_at TEXT NOT NULL
-        );
-        CREATE INDEX webhooks_account ON webhooks(account_id, created_at);
-        CREATE TABLE webhook_deliveries (
-            id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, event_id TEXT NOT NULL,
-            url TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
-            next_attempt_at REAL, claimed_until REAL, created_at TEXT NOT NULL
-        );
-        CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
-        CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id, created_at);
-        CREATE TABLE webhook_attempts (
-            id INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL,
-            status_code INTEGER, latency_ms REAL NOT NULL, error TEXT,
-            next_attempt_at TEXT, created_at TEXT NOT NULL
-        );
-        CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, attempt);
-        CREATE TRIGGER events_fan_out AFTER INSERT ON events
-        WHEN EXISTS (SELECT 1 FROM webhooks WHERE account_id = NEW.account_id)
-        BEGIN
-            INSERT INTO webhook_deliveries
-                (id, webhook_id, event_id, url, status, attempts, next_attempt_at,
-                 created_at)
-            SELECT 'dlv_' || lower(hex(randomblob(10))), w.id, NEW.id, w.url, 'pending', 0,
-                   (julianday('now') - 2440587.5) * 86400.0, NEW.created_at
-            FROM webhooks AS w
-            WHERE w.account_id = NEW.account_id AND w.active = 1
-              AND (w.inbox_id IS NULL OR w.inbox_id = NEW.inbox_id)
-              AND instr(w.events, ',' || NEW.type || ',') > 0;
-        END;
-        """
-    )
-
-
 def _audit_log(db: sqlite_utils.Database) -> None:
     db.table("audit_log").create(
         {
@@ -318,27 +271,6 @@ def _message_headers(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN headers TEXT")
 
 
-def _webhook_fan_out(db: sqlite_utils.Database) -> None:
-    # The webhook dispatcher fans events out to their webhooks itself, many at a time, from
-    # the position in the event log it last reached: the trigger of 0007 did it inside the
-    # transaction that stored the mail, and three subscribers cost that transaction more
-    # than the mail did. Events already in the log were fanned out by the trigger.
-    # Deliveries that are done leave the due index (only pending ones are ever looked for).
-    db.executescript(
-        """
-        DROP TRIGGER events_fan_out;
-        CREATE TABLE webhook_fan_out (
-            id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL
-        );
-        INSERT INTO webhook_fan_out (id, position)
-            SELECT 1, coalesce(max(rowid), 0) FROM events;
-        DROP INDEX webhook_deliveries_due;
-        CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(next_attempt_at)
-            WHERE status = 'pending';
-        """
-    )
-
-
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_mail", _mail),
@@ -346,13 +278,14 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0004_blob_indexes", _blob_indexes),
     ("0005_direction_index", _direction_index),
     ("0006_attachment_index", _attachment_index),
-    ("0007_events", _events),
+    ("0007_events", schema_events.events),
     ("0008_audit_log", _audit_log),
     ("0009_catch_all", _catch_all),
     ("0010_engagement", _engagement),
     ("0011_faults", _faults),
     ("0012_message_headers", _message_headers),
-    ("0013_webhook_fan_out", _webhook_fan_out),
+    ("0013_webhook_fan_out", schema_events.webhook_fan_out),
+    ("0014_event_positions", schema_events.event_positions),
 ]
 
 

@@ -177,9 +177,8 @@ def fan_out(
     ``hold`` seconds and returned; the others wait, due now, for :func:`claim_due`. True as
     the second value when more events wait.
 
-    Positions are rowids, which grow in commit order (writes are serialized), so each event
-    is fanned out once, after it committed; :func:`erase_events` keeps the position from
-    pointing past the newest event left, or a later event could reuse a rowid behind it."""
+    Positions grow in commit order (writes are serialized) and are never reused, so each
+    event is fanned out once, after it committed."""
     start = int(conn.execute("SELECT position FROM webhook_fan_out WHERE id = 1").fetchone()[0])
     end = conn.execute(
         "SELECT max(rowid) FROM (SELECT rowid FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?)",
@@ -362,9 +361,3 @@ def erase_events(conn: sqlite3.Connection, account_id: str, inbox_id: str | None
     conn.execute(f"DELETE FROM webhook_deliveries WHERE {doomed}", params * 2)
     conn.execute(f"DELETE FROM events WHERE {scope}", params)
     conn.execute(f"DELETE FROM webhooks WHERE {scope}", params)
-    # Without the newest events, the next one would get a rowid at or behind the fan-out
-    # position and never be fanned out; everything up to the newest one left was.
-    conn.execute(
-        "UPDATE webhook_fan_out SET position = (SELECT coalesce(max(rowid), 0) FROM events)"
-        " WHERE position > (SELECT coalesce(max(rowid), 0) FROM events)"
-    )
