@@ -283,3 +283,27 @@ def test_bytes_past_the_answer_spoil_no_later_delivery(api: Api) -> None:
     assert [[(a["status_code"], a["error"]) for a in d["attempts"]] for d in made] == [
         [(200, None)]
     ] * 4
+
+
+def test_an_interim_100_continue_is_not_the_answer(api: Api) -> None:
+    # Some servers say "100 Continue" before every answer, asked or not: the answer that
+    # counts is the one after it.
+    inbox = api.create_inbox()
+
+    def continued(sock: socket.socket, request: RawRequest) -> bool:
+        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        time.sleep(0.05)  # the answer comes in a read of its own
+        sock.sendall(OK_KEPT)
+        return True
+
+    with RawReceiver(continued) as receiver:
+        hook = subscribe(api, receiver.url, ["sent"])
+        settled(api, hook, 1)  # the test event's answer is in: its connection is free
+        send(api, inbox, to=["someone@example.com"], subject="after a continue")
+        receiver.events("message.sent")
+        made = settled(api, hook, 2)
+    assert len(receiver.received) == 2
+    assert [[(a["status_code"], a["error"]) for a in d["attempts"]] for d in made] == [
+        [(200, None)]
+    ] * 2
+    assert receiver.connections == 1  # the connection was kept for the second POST

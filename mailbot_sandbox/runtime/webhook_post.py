@@ -189,6 +189,10 @@ class _Connection(asyncio.Protocol):
             self.keep = False  # a second answer, to nothing that was asked
 
     def on_message_complete(self) -> None:
+        if self.status is not None and 100 <= self.status < 200 and self.status != 101:
+            # An interim answer ("100 Continue", asked for or not): the real one follows.
+            self.status, self.framed = None, False
+            return
         # The attempt ends once the whole read is parsed (data_received), not here: a
         # receiver that sends more than its Content-Length would otherwise have those bytes
         # read as the answer to the next POST, which ending here may start on this connection.
