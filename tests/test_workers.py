@@ -313,7 +313,7 @@ def test_mail_at_either_worker_reaches_a_webhook_once_signed(served: Served) -> 
         deadline = time.monotonic() + 10
         while True:  # until the log says every delivery is done: nothing more on its way
             deliveries = session.get(log, params={"limit": 100}).json()["data"]
-            if {d["status"] for d in deliveries} == {"delivered"} or time.monotonic() > deadline:
+            if {d["status"] for d in deliveries} == {"succeeded"} or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         assert len(deliveries) == len(subjects) + 1  # and the test event
@@ -342,13 +342,20 @@ def test_mail_stored_while_the_deliverer_was_down_is_delivered_when_it_is_back(
             json={"url": receiver.url, "events": ["message.received"]},
         )
         assert response.status_code == 201, response.text
+        webhook = response.json()["data"]
         receiver.events("webhook.test")
+        log = f"{served.base_url}/v1/webhooks/{webhook['id']}/deliveries"
+        deadline = time.monotonic() + 10
+        while session.get(log).json()["data"][0]["status"] != "succeeded":
+            assert time.monotonic() < deadline, "the test event's outcome was never written"
+            time.sleep(0.05)
+        # Idle now (its outcome written): stopped, it holds no write lock the workers need.
         pids = served.worker_pids()
         assert len(pids) == WORKERS + 1
         os.kill(pids[-1], signal.SIGSTOP)
         subjects = [f"while down {n}" for n in range(3)]
         for subject in subjects:
-            with smtplib.SMTP("127.0.0.1", served.smtp_port) as smtp:
+            with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=10) as smtp:
                 smtp.sendmail(
                     "a@client.example",
                     [inbox["address"]],

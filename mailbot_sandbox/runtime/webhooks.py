@@ -31,6 +31,7 @@ from mailbot_sandbox.metrics import Metrics
 from mailbot_sandbox.runtime.webhook_post import Answer, Poster
 from mailbot_sandbox.smtp.server import new_event_loop
 from mailbot_sandbox.store import Store, webhooks
+from mailbot_sandbox.store.events import last_position
 from mailbot_sandbox.store.webhooks import AttemptRow, Claimed, Recorded
 
 log = logging.getLogger("mailbot_sandbox.runtime.webhooks")
@@ -100,6 +101,7 @@ class WebhookDispatcher:
         self._recorded_at = 0.0
         self._news = True  # events were recorded or deliveries queued since the last fan-out
         self._fanned_at = 0.0
+        self._position = -1  # where the last fan-out left the event log (-1: not yet read)
         self._fanned_rows = 0  # deliveries the last fan-out queued, held or not
         self._due: float | None = None  # when the next unclaimed delivery is due, as last seen
         self._looked_at = 0.0
@@ -198,7 +200,11 @@ class WebhookDispatcher:
         # CPU the mail needed) per few deliveries. After a quiet spell they come at once.
         idle = not self._busy and not self._queued
         ready = time.monotonic() - self._claimed_at >= CLAIM_SECONDS
-        fan = ready and (self._news or time.monotonic() - self._fanned_at >= POLL_SECONDS)
+        if not self._news and time.monotonic() - self._fanned_at >= POLL_SECONDS:
+            # A wake-up may have been lost (a worker restarted): look, with a read only.
+            self._fanned_at = time.monotonic()
+            self._news = last_position(self._store) > self._position
+        fan = ready and self._news
         if self._news or time.monotonic() - self._looked_at >= RECORD_SECONDS:
             self._look()
         due = self._due
@@ -259,7 +265,7 @@ class WebhookDispatcher:
             room -= 1
             return True
 
-        fresh, more = webhooks.fan_out(
+        fresh, self._position, more = webhooks.fan_out(
             conn, time.time(), self._hold, events=FAN_OUT_EVENTS, take=take
         )
         self._queue(fresh)

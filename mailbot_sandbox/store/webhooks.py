@@ -163,6 +163,15 @@ def has_webhooks(conn: sqlite3.Connection, account_id: str) -> bool:
     )
 
 
+class FanOut(NamedTuple):
+    """What one fan-out did: the deliveries it held, the position in the event log it
+    reached, and whether more events wait after it."""
+
+    held: list[Claimed]
+    position: int
+    more: bool
+
+
 def fan_out(
     conn: sqlite3.Connection,
     now: float,
@@ -170,12 +179,11 @@ def fan_out(
     *,
     events: int,
     take: Callable[[str], bool],
-) -> tuple[list[Claimed], bool]:
+) -> FanOut:
     """Queue a delivery for each active webhook subscribed to each event recorded since the
     last fan-out (at most ``events`` events), inside the caller's write transaction, and move
     the fan-out position past them. The deliveries whose URL ``take`` accepts are claimed for
-    ``hold`` seconds and returned; the others wait, due now, for :func:`claim_due`. True as
-    the second value when more events wait.
+    ``hold`` seconds and returned; the others wait, due now, for :func:`claim_due`.
 
     Positions grow in commit order (writes are serialized) and are never reused, so each
     event is fanned out once, after it committed."""
@@ -185,7 +193,7 @@ def fan_out(
         (start, events),
     ).fetchone()[0]
     if end is None:
-        return [], False
+        return FanOut([], start, False)
     rows = conn.execute(
         f"SELECT w.id, w.url, w.secret, {EVENT_COLUMNS}"
         " FROM events AS e JOIN webhooks AS w ON w.account_id = e.account_id"
@@ -223,7 +231,7 @@ def fan_out(
     )
     conn.execute("UPDATE webhook_fan_out SET position = ? WHERE id = 1", (end,))
     more = conn.execute("SELECT 1 FROM events WHERE rowid > ? LIMIT 1", (end,)).fetchone()
-    return held, more is not None
+    return FanOut(held, int(end), more is not None)
 
 
 def claim_due(
