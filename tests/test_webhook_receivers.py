@@ -72,6 +72,13 @@ def settled(api: Api, hook: dict[str, Any], count: int) -> list[dict[str, Any]]:
     return deliveries(api, hook)
 
 
+def send_one_by_one(api: Api, inbox: dict[str, Any], receiver: RawReceiver, count: int) -> None:
+    """Send ``count`` mails, each once the receiver has the one before."""
+    for n in range(count):
+        send(api, inbox, to=["someone@example.com"], subject=f"mail {n}")
+        receiver.events("message.sent", count=n + 1)
+
+
 def seconds(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
 
@@ -212,9 +219,7 @@ def test_a_post_crossing_the_receivers_hang_up_is_made_once_more(api: Api) -> No
     with RawReceiver(answer(OK_KEPT), requests_per_connection=1) as receiver:
         hook = subscribe(api, receiver.url, ["sent"])
         receiver.events("webhook.test")
-        for n in range(3):
-            send(api, inbox, to=["someone@example.com"], subject=f"mail {n}")
-            receiver.events("message.sent", count=n + 1)
+        send_one_by_one(api, inbox, receiver, 3)
         made = settled(api, hook, 4)
     assert len(receiver.received) == 4
     assert receiver.dropped == 3, "the kept connection was not tried first"
@@ -275,9 +280,7 @@ def test_bytes_past_the_answer_spoil_no_later_delivery(api: Api) -> None:
     with RawReceiver(answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok!")) as receiver:
         hook = subscribe(api, receiver.url, ["sent"])
         receiver.events("webhook.test")
-        for n in range(3):
-            send(api, inbox, to=["someone@example.com"], subject=f"mail {n}")
-            receiver.events("message.sent", count=n + 1)
+        send_one_by_one(api, inbox, receiver, 3)
         made = settled(api, hook, 4)
     assert len(receiver.received) == 4
     assert [[(a["status_code"], a["error"]) for a in d["attempts"]] for d in made] == [

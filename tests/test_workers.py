@@ -289,17 +289,24 @@ def wait_until_streams(base_url: str, count: int, timeout: float = 10) -> None:
         time.sleep(0.01)  # between two reads of the signal, not instead of one
 
 
-def test_mail_at_either_worker_reaches_a_webhook_once_signed(served: Served) -> None:
-    key = f"mb_{uuid.uuid4().hex}"
-    session = clients(served, key, count=1)[0]
+def subscribed(
+    served: Served, receiver: Receiver
+) -> tuple[requests.Session, dict[str, Any], dict[str, Any]]:
+    """A client of a new account, an inbox of it, and the account's webhook for
+    ``message.received`` at ``receiver``."""
+    session = clients(served, f"mb_{uuid.uuid4().hex}", count=1)[0]
     inbox = new_inbox(session, served.base_url)
+    response = session.post(
+        f"{served.base_url}/v1/webhooks",
+        json={"url": receiver.url, "events": ["message.received"]},
+    )
+    assert response.status_code == 201, response.text
+    return session, inbox, response.json()["data"]
+
+
+def test_mail_at_either_worker_reaches_a_webhook_once_signed(served: Served) -> None:
     with Receiver() as receiver:
-        response = session.post(
-            f"{served.base_url}/v1/webhooks",
-            json={"url": receiver.url, "events": ["message.received"]},
-        )
-        assert response.status_code == 201, response.text
-        webhook = response.json()["data"]
+        session, inbox, webhook = subscribed(served, receiver)
         subjects = [f"worker mail {n}" for n in range(WORKERS * 3)]
         for subject in subjects:  # one connection each: the workers take them in turn
             with smtplib.SMTP("127.0.0.1", served.smtp_port) as smtp:
@@ -333,16 +340,8 @@ def test_mail_stored_while_the_deliverer_was_down_is_delivered_when_it_is_back(
     # connections) queues their deliveries from its position in the event log, which is in
     # the database: mail stored while it was stopped, and then killed, is delivered by the
     # next one, once each.
-    key = f"mb_{uuid.uuid4().hex}"
-    session = clients(served, key, count=1)[0]
-    inbox = new_inbox(session, served.base_url)
     with Receiver() as receiver:
-        response = session.post(
-            f"{served.base_url}/v1/webhooks",
-            json={"url": receiver.url, "events": ["message.received"]},
-        )
-        assert response.status_code == 201, response.text
-        webhook = response.json()["data"]
+        session, inbox, webhook = subscribed(served, receiver)
         receiver.events("webhook.test")
         log = f"{served.base_url}/v1/webhooks/{webhook['id']}/deliveries"
         deadline = time.monotonic() + 10
