@@ -61,8 +61,9 @@ class _Outcome(NamedTuple):
 class WebhookDispatcher:
     """Makes due deliveries in the background; start it once per database file.
 
-    Everything runs on one asyncio loop in a thread of its own. Rounds claim due deliveries
-    in batches and queue them by URL; the poster sends them from the same loop, at most
+    Everything runs on one asyncio loop in a thread of its own. Rounds queue the deliveries
+    of newly recorded events (the fan-out) and claim due retries, in batches, holding them
+    by URL; the poster sends them from the same loop, at most
     :data:`PER_URL_CONCURRENCY` to one URL at a time, taking URLs in turn, so a receiver
     that is slow or down delays only its own deliveries. A finished attempt starts the next
     queued one at once; rounds write the outcomes of the last few milliseconds and claim the
@@ -116,8 +117,8 @@ class WebhookDispatcher:
 
     def wake(self) -> None:
         """Events for webhooks were recorded or deliveries queued (here or by another
-        process): fan out and look for due deliveries now. From
-        any thread; wake-ups that come while one is on its way to the loop add nothing."""
+        process): fan out and look for due deliveries now. From any thread; wake-ups that
+        come while one is on its way to the loop add nothing."""
         self._news = True
         if self._wake_sent:
             return
