@@ -244,6 +244,10 @@ def test_replay_queues_an_event_again(api: Api, make_api: Callable[..., Api]) ->
     assert replayed.json["id"] == event_id and replayed.body == first.body
     assert moved.json()["data"]["deliveries"][0].startswith("dlv_")
     assert make_api().post(f"/v1/events/{event_id}/replay", json={}).status_code == 404
+    bad = api.post(f"/v1/events/{event_id}/replay", json={"target_url": "elsewhere"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("target_url 'elsewhere' must be")
+    assert bad.json()["error"]["details"] == {"field": "target_url"}
 
 
 def test_a_slow_receiver_delays_only_its_own_deliveries(api: Api) -> None:

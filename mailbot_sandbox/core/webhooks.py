@@ -34,8 +34,8 @@ class NewWebhook:
     inbox_id: str | None = None
 
 
-def check_url(url: str) -> str:
-    """``url`` when it is an absolute http(s) URL with a host.
+def check_url(url: str, field: str = "url") -> str:
+    """``url`` when it is an absolute http(s) URL with a host; ``field`` names it in errors.
 
     Raises:
         InvalidRequest: it is not one; the message says why.
@@ -44,14 +44,14 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as exc:
-        raise InvalidRequest(f"url {url!r} is malformed: {exc}", field="url") from None
+        raise InvalidRequest(f"{field} {url!r} is malformed: {exc}", field=field) from None
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
         or any(c in url for c in " \r\n")
     ):
         raise InvalidRequest(
-            f"url {url!r} must be an absolute http:// or https:// URL", field="url"
+            f"{field} {url!r} must be an absolute http:// or https:// URL", field=field
         )
     return url
 
@@ -178,7 +178,7 @@ class Webhooks:
             NotFound: the event is not this account's.
             InvalidRequest: ``target_url`` is malformed.
         """
-        url = None if target_url is None else check_url(target_url)
+        url = None if target_url is None else check_url(target_url, field="target_url")
         event = self.event(account, event_id)
         queued = []
         with self._store.write() as db:
