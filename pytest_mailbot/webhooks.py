@@ -33,6 +33,9 @@ class Delivery:
 
     ``verified`` is True when ``X-Mailbot-Signature`` is the HMAC-SHA256 of the body with a
     secret the receiver knows, False when it matches none of them, None when it knows none.
+    ``answered`` is the status the receiver gave it: a delivery answered 500 (see
+    :meth:`WebhookReceiver.respond_with`) arrives again as a retry, with the same
+    ``X-Mailbot-Delivery``.
     """
 
     path: str
@@ -41,6 +44,7 @@ class Delivery:
     json: Any
     verified: bool | None
     received_at: float
+    answered: int = 200
 
     @property
     def event(self) -> str:
@@ -55,12 +59,13 @@ class Delivery:
         return data if isinstance(data, dict) else {}
 
     def describe(self) -> str:
-        """One line for failure reports: event, inbox, message, signature."""
+        """One line for failure reports: event, inbox, message, signature, the answer given."""
         payload = self.json if isinstance(self.json, dict) else {}
         signature = {True: "signature ok", False: "BAD SIGNATURE", None: "not checked"}
         return (
             f"  {self.event or '(no X-Mailbot-Event)'}  inbox={payload.get('inbox_id')}  "
-            f"message={payload.get('message_id')}  ({signature[self.verified]})"
+            f"message={payload.get('message_id')}  ({signature[self.verified]}, "
+            f"answered {self.answered})"
         )
 
 
@@ -127,11 +132,12 @@ class WebhookReceiver:
             payload = None
         with self._arrived:
             verified = self._verify(body, headers.get("X-Mailbot-Signature", ""))
+            status = self._statuses.pop(0) if self._statuses else 200
             self.deliveries.append(
-                Delivery(path, headers, body, payload, verified, time.monotonic())
+                Delivery(path, headers, body, payload, verified, time.monotonic(), status)
             )
             self._arrived.notify_all()
-            return self._statuses.pop(0) if self._statuses else 200
+            return status
 
     def _verify(self, body: bytes, signature: str) -> bool | None:
         if not self.secrets:
@@ -243,7 +249,11 @@ class WebhookReceiver:
 
         with self._arrived:
             if not self._arrived.wait_for(lambda: len(matching()) >= count, timeout):
-                raise WebhookTimeout(self._timeout_message(wanted, inbox_id, message_id, timeout))
+                raise WebhookTimeout(
+                    self._timeout_message(
+                        wanted, inbox_id, message_id, timeout, count, len(matching())
+                    )
+                )
             delivery = matching()[count - 1]
         if delivery.verified is False:
             raise AssertionError(
@@ -253,13 +263,26 @@ class WebhookReceiver:
         return delivery
 
     def _timeout_message(
-        self, event: str | None, inbox_id: str | None, message_id: str | None, timeout: float
+        self,
+        event: str | None,
+        inbox_id: str | None,
+        message_id: str | None,
+        timeout: float,
+        count: int,
+        matched: int,
     ) -> str:
         asked = [f"event {event}" if event else "any event"]
         asked += [f"inbox_id={inbox_id}"] if inbox_id else []
         asked += [f"message_id={message_id}"] if message_id else []
         arrived = "\n".join(d.describe() for d in self.deliveries) or "  (none)"
+        # With count > 1 some may have matched: say how many of how many, so a wait for
+        # retries that come later than the timeout is not read as "nothing came".
+        head = (
+            "no webhook delivery"
+            if matched == 0
+            else f"only {matched} of {count} webhook deliveries"
+        )
         return (
-            f"no webhook delivery of {', '.join(asked)} arrived at {self.url} within "
+            f"{head} of {', '.join(asked)} arrived at {self.url} within "
             f"{timeout:g} s; {len(self.deliveries)} arrived:\n{arrived}"
         )

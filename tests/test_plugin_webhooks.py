@@ -95,6 +95,41 @@ def test_a_wrong_secret_fails_the_wait(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+def test_a_refused_delivery_comes_back_as_a_retry(pytester: pytest.Pytester) -> None:
+    # The README's way to watch retries: the retry scale in the settings, then each attempt
+    # is one more delivery in the receiver, with the same X-Mailbot-Delivery.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def mailbot_sandbox_settings():
+            return {"webhook_retry_scale": 0.001}
+        """
+    )
+    pytester.makepyfile(
+        test_inner_retry="""
+        import pytest
+        from pytest_mailbot.webhooks import WebhookTimeout
+
+        def test_retried(inbox, mailbot_webhook_receiver):
+            mailbot_webhook_receiver.subscribe(["received"], inbox)
+            mailbot_webhook_receiver.wait_for(event="webhook.test")
+            mailbot_webhook_receiver.respond_with(500, times=2)
+            inbox.send(to=[inbox.address], subject="Retry me", body_text="x")
+            made = mailbot_webhook_receiver.wait_for(event="received", count=3, timeout=10)
+            attempts = mailbot_webhook_receiver.received("received")
+            assert [d.answered for d in attempts] == [500, 500, 200]
+            assert len({d.headers["X-Mailbot-Delivery"] for d in attempts}) == 1
+            assert made.answered == 200 and made.data["subject"] == "Retry me"
+            with pytest.raises(WebhookTimeout, match="only 3 of 4 webhook deliveries"):
+                mailbot_webhook_receiver.wait_for(event="received", count=4, timeout=0.3)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+
+
 def test_the_receiver_answers_failures_when_told_and_works_without_pytest() -> None:
     import requests
 
@@ -112,6 +147,7 @@ def test_the_receiver_answers_failures_when_told_and_works_without_pytest() -> N
         assert statuses == [500, 500, 200]
         third = receiver.wait_for(event="bounced", message_id="msg_1", count=3, timeout=1)
         assert third.verified is None and third.json == {"message_id": "msg_1"}
+        assert [d.answered for d in receiver.received()] == [500, 500, 200]
         with pytest.raises(WebhookTimeout, match="3 arrived"):
             receiver.wait_for(event="message.opened", timeout=0.1)
         with pytest.raises(RuntimeError, match="client"):
