@@ -69,8 +69,15 @@ class Delivery:
         )
 
 
+# The short names the sandbox takes for events that are not message.*; the plugin keeps its
+# own copy because it may also talk to an external sandbox through HTTP only.
+_OTHER_SHORT_NAMES = {"updated": "inbox.updated", "verified": "domain.verified"}
+
+
 def _full_name(event: str) -> str:
-    return event if "." in event else f"message.{event}"
+    if "." in event:
+        return event
+    return _OTHER_SHORT_NAMES.get(event, f"message.{event}")
 
 
 class WebhookReceiver:

@@ -154,6 +154,19 @@ def test_the_receiver_answers_failures_when_told_and_works_without_pytest() -> N
             receiver.subscribe(["message.received"])
 
 
+def test_short_names_mean_what_they_mean_to_the_sandbox() -> None:
+    import requests
+
+    from pytest_mailbot.webhooks import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        for event in ("inbox.updated", "domain.verified", "message.received"):
+            requests.post(receiver.url, data=b"{}", headers={"X-Mailbot-Event": event})
+        assert receiver.wait_for(event="updated", timeout=1).event == "inbox.updated"
+        assert [d.event for d in receiver.received("verified")] == ["domain.verified"]
+        assert [d.event for d in receiver.received("received")] == ["message.received"]
+
+
 def test_engagement_helpers_on_sent_messages(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_inner_engagement="""
