@@ -319,3 +319,27 @@ def test_an_account_stream_goes_on_after_the_newest_events_were_erased(tmp_path:
             events.close()
             api.close()
     assert seen == ["before", "newest", "after"]
+
+
+def test_a_stream_resumes_after_an_event_that_was_erased_since(sandbox: Sandbox) -> None:
+    # The client's last event belonged to an inbox erased while it was away: the id is no
+    # longer stored, yet the events recorded after it still come first.
+    api = Api(sandbox.base_url, fresh_key())
+    kept, erased = api.create_inbox(), api.create_inbox()
+    path = "/v1/realtime/stream"
+    first = stream(sandbox, api, path, params={"events": "sent"})
+    try:
+        send(api, kept, to=["someone@example.com"], subject="one")
+        send(api, erased, to=["someone@example.com"], subject="two")
+        seen = [first.next_event() for _ in range(2)]
+    finally:
+        first.close()
+    send(api, kept, to=["someone@example.com"], subject="three")
+    assert api.delete(f"/sandbox/v1/inboxes/{erased['id']}").status_code == 200
+    assert api.get(f"/v1/events/{seen[1]['id']}").status_code == 404
+    resumed = stream(sandbox, api, path, headers={"Last-Event-ID": seen[1]["id"]})
+    try:
+        assert resumed.next_event()["data"]["data"]["subject"] == "three"
+    finally:
+        resumed.close()
+        api.close()
