@@ -250,6 +250,27 @@ def test_replay_queues_an_event_again(api: Api, make_api: Callable[..., Api]) ->
     assert bad.json()["error"]["details"] == {"field": "target_url"}
 
 
+def test_a_replay_to_a_target_url_comes_once_per_webhook_signed_by_each(api: Api) -> None:
+    inbox = api.create_inbox()
+    with Receiver() as account_wide, Receiver() as own, Receiver() as target:
+        hooks = [subscribe(api, account_wide.url, ["sent"])]
+        hooks.append(subscribe(api, own.url, ["sent"], inbox_id=inbox["id"]))
+        send(api, inbox, to=["someone@example.com"])
+        [first] = own.events("message.sent")
+        moved = api.post(f"/v1/events/{first.json['id']}/replay", json={"target_url": target.url})
+        replayed = target.events("message.sent", count=2)
+    assert len(moved.json()["data"]["deliveries"]) == 2
+    signed_by = sorted(
+        next(
+            h["id"]
+            for h in hooks
+            if verify_webhook(r.body, r.headers["X-Mailbot-Signature"], h["secret"])
+        )
+        for r in replayed
+    )
+    assert signed_by == sorted(h["id"] for h in hooks)
+
+
 def test_a_slow_receiver_delays_only_its_own_deliveries(api: Api) -> None:
     # Each answer of the slow one takes 3 s; the sandbox tries at most 4 at once per URL,
     # so the fast receiver gets all its mail while the slow one has seen only 4 POSTs.
