@@ -100,7 +100,7 @@ def test_another_accounts_ids_are_404_on_every_route(
         assert response.json()["error"]["code"] == "not_found"
         walked.append(f"{method.upper()} {path}")
     # Routes that name an inbox in their query string instead of their path.
-    for path in ("/v1/realtime/stream",):
+    for path in ("/v1/realtime/stream", "/v1/events"):
         response = stranger.get(path, params={"inbox_id": owned["inbox_id"]})
         assert response.status_code == 404, f"GET {path}?inbox_id=...: {response.text}"
         walked.append(f"GET {path}?inbox_id")

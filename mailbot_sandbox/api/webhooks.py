@@ -171,6 +171,7 @@ def list_deliveries(webhook_id: str, query: PageQuery) -> Response:
     query=EventQuery,
     response=Event,
     envelope="list",
+    errors=(404,),  # inbox_id names no inbox of the account
 )
 def list_events(query: EventQuery) -> Response:
     rows, total = services().webhooks.event_page(

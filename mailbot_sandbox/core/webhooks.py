@@ -158,7 +158,13 @@ class Webhooks:
         inbox_id: str | None = None,
         type: str | None = None,
     ) -> tuple[list[EventRow], int]:
-        """An account's events, newest first."""
+        """An account's events, newest first (of ``inbox_id`` alone, of ``type`` alone).
+
+        Raises:
+            NotFound: ``inbox_id`` is not one of the account's inboxes.
+        """
+        if inbox_id is not None:
+            self._inboxes.row(account, inbox_id)  # as a stream of that inbox would answer
         full = None if type is None or type == TEST_EVENT else event_type(type)
         full = full or type
         return events.event_page(
