@@ -268,10 +268,20 @@ def _serve(options: dict[str, Any]) -> int:
     configure_logging(config.log_level, config.log_format)
     workers = worker_count(config)
     server: Sandbox | Supervisor = Supervisor(config) if workers > 1 else Sandbox(config)
-    server.start()
+    # Before starting: Ctrl+C while the workers start must stop them all, not print a
+    # traceback and leave some running.
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    try:
+        server.start()
+    except SandboxError:
+        if not stop.is_set():
+            raise
+        return 0  # stopped while starting (start stopped what it had started)
+    if stop.is_set():
+        server.stop()
+        return 0
     where = server.describe()
     print(f"mailbot-sandbox {__version__} is running", flush=True)
     print(f"  console  {where['console']}    (the web console: open it in a browser)")

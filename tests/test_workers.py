@@ -230,6 +230,32 @@ def test_sigint_stops_every_worker(served: Served) -> None:
         )
 
 
+def test_ctrl_c_while_the_workers_start_stops_them_all_quietly(tmp_path: Path) -> None:
+    # Ctrl+C in a terminal signals the whole foreground process group. Sent while the
+    # workers are still starting, it must stop every one of them, without a traceback.
+    process = subprocess.Popen(
+        [*SERVE, "--db", str(tmp_path / "mail.db"), "--workers", str(WORKERS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ_without_settings(),
+        start_new_session=True,  # a group of its own, as a shell gives a command
+    )
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    deadline = time.monotonic() + 20
+    while not (pids := [int(pid) for pid in children.read_text().split()]):
+        assert time.monotonic() < deadline, "serve started no worker"
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGINT)  # the first worker is still importing
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err, err
+    for pid in pids:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+
+
 def test_memory_database_runs_one_process(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [*SERVE, "--db", ":memory:", "--workers", "3"],

@@ -207,11 +207,20 @@ class Supervisor(Addresses):
                     pass_fds=[child_handoff.fileno(), receiver.fileno(), *senders.values()],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
+                    # A group of its own: Ctrl+C in a terminal reaches the supervisor only,
+                    # which stops the workers; one still importing would print a traceback.
+                    process_group=0,
                 )
                 self._procs.append(proc)
                 assert proc.stdin is not None
-                with proc.stdin:  # the spec, API keys included: never on argv or environ
-                    proc.stdin.write(json.dumps(spec).encode() + b"\n")
+                try:
+                    with proc.stdin:  # the spec, API keys included: never on argv or environ
+                        proc.stdin.write(json.dumps(spec).encode() + b"\n")
+                except BrokenPipeError:  # it ended before reading it (a signal, say)
+                    proc.wait(timeout=START_SECONDS)
+                    raise SandboxError(
+                        f"worker {index} did not start (exit status {proc.returncode})"
+                    ) from None
                 # Kept for the deliverer too, though it is handed nothing: its end closing
                 # is how it learns that the supervisor is gone.
                 self._handoffs.append(handoffs[index][0])
