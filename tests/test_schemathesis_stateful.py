@@ -26,7 +26,7 @@ from tests.helpers import fresh_key
 pytestmark = pytest.mark.slow
 
 # Bounded for CI on a loaded two-core machine (20-40 s): 80 scenarios of up to 15 calls.
-SCENARIOS = 80
+SCENARIOS = 120
 STEPS_PER_SCENARIO = 15
 LONGEST_WAIT_MS = 300  # a generated long-poll may ask for 120 s (and 25 s is the default)
 STREAM_SECONDS = 1.0  # a live stream never ends: its head and first bytes are what is checked
