@@ -12,9 +12,9 @@ layer alone does in one process, for comparison.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 
+from _common import serve_until_stopped
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
@@ -42,13 +42,7 @@ async def main(smtp_class: type[SMTP] = LongLineSMTP) -> None:
         host="127.0.0.1",
         port=0,
     )
-    print(f"SMTP 127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    await stop.wait()
-    server.close()
-    await server.wait_closed()
+    await serve_until_stopped(server, "SMTP")
 
 
 if __name__ == "__main__":

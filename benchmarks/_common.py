@@ -9,6 +9,7 @@ runs and prints where its CPU time went.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -143,9 +144,23 @@ class Server:
         self.stop()
 
 
+async def serve_until_stopped(server: asyncio.Server, what: str) -> None:
+    """The life of a :class:`Helper` script's ``server``: say ``<WHAT> 127.0.0.1:PORT`` (what
+    :class:`Helper` waits for), serve until SIGTERM or SIGINT, then close."""
+    loop = asyncio.get_running_loop()
+    print(f"{what} 127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+
+
 class Helper:
     """A script of this folder (``_bare_sink.py``, ``_webhook_receiver.py``) in its own
-    process, which prints ``<WHAT> 127.0.0.1:PORT`` once it listens; stopped with SIGTERM."""
+    process, which prints ``<WHAT> 127.0.0.1:PORT`` once it listens; stopped with SIGTERM
+    (both in :func:`serve_until_stopped`)."""
 
     def __init__(self, script: str, *args: str) -> None:
         self.proc = subprocess.Popen(
@@ -182,11 +197,11 @@ def cpu_seconds(pid: int) -> float:
         current = pending.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            children = child_pids(current)
         except OSError:  # ended meanwhile
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
-        pending += [int(child) for child in children]
+        pending += children
     return total
 
 

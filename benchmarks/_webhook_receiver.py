@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 import time
 
 import httptools
 import uvloop
+from _common import serve_until_stopped
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 _EVENT = b"x-mailbot-event"
@@ -89,14 +89,8 @@ def _flush() -> None:
 
 
 async def main() -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(Receiver, host="127.0.0.1", port=0)
-    print(f"HTTP 127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    await stop.wait()
-    server.close()
+    server = await asyncio.get_running_loop().create_server(Receiver, host="127.0.0.1", port=0)
+    await serve_until_stopped(server, "HTTP")
 
 
 if __name__ == "__main__":
