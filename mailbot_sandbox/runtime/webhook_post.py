@@ -241,13 +241,14 @@ class Poster:
             if len(self._bodies) >= _BODIES_KEPT:
                 self._bodies.clear()
             body = self._bodies[claimed["event"]["id"]] = payload(claimed)
-        try:
-            target = self._targets.get(claimed["url"]) or _target(claimed["url"])
-        except ValueError as exc:
-            attempt = _Attempt(claimed, b"", ("", "", 0), done)
-            self._loop.call_soon(attempt.finish, None, str(exc))
-            return
-        self._targets[claimed["url"]] = target
+        target = self._targets.get(claimed["url"])
+        if target is None:
+            try:
+                target = self._targets[claimed["url"]] = _target(claimed["url"])
+            except ValueError as exc:
+                attempt = _Attempt(claimed, b"", ("", "", 0), done)
+                self._loop.call_soon(attempt.finish, None, str(exc))
+                return
         head = (
             f"POST {target.path} HTTP/1.1\r\n"
             f"Host: {target.host}\r\n"

@@ -103,7 +103,6 @@ class WebhookDispatcher:
         self._news = True  # events were recorded or deliveries queued since the last fan-out
         self._fanned_at = 0.0
         self._position = -1  # where the last fan-out left the event log (-1: not yet read)
-        self._fanned_rows = 0  # deliveries the last fan-out queued, held or not
         self._due: float | None = None  # when the next unclaimed delivery is due, as last seen
         self._looked_at = 0.0
         self._claimed_at = 0.0
@@ -219,7 +218,7 @@ class WebhookDispatcher:
             recorded = self._prepared()
             with self._store.write() as db:
                 self._record_all(db.conn, recorded)
-                fresh, more = self._fan_out(db.conn) if fan else ([], False)
+                more, passed_over = self._fan_out(db.conn) if fan else (False, False)
                 claimed = self._claim(db.conn) if claim else []
             if fan:
                 self._fanned_at = time.monotonic()
@@ -228,7 +227,7 @@ class WebhookDispatcher:
                 self._claimed_at = time.monotonic()
             self._recorded_at = time.monotonic()
             self._start_queued()
-            if claimed or (fan and len(fresh) < self._fanned_rows):
+            if claimed or passed_over:
                 self._look()  # what is due and not held now
             elif claim:  # every due URL has its fill: a finished attempt wakes us
                 self._due = None
@@ -249,19 +248,20 @@ class WebhookDispatcher:
         self._due = webhooks.next_due(self._store)
         self._looked_at = time.monotonic()
 
-    def _fan_out(self, conn: sqlite3.Connection) -> tuple[list[Claimed], bool]:
+    def _fan_out(self, conn: sqlite3.Connection) -> tuple[bool, bool]:
         """Queue the deliveries of the events recorded since the last fan-out (inside the
         caller's write transaction), holding those whose URL has room, and queue the held
-        ones by URL; whether more events wait."""
+        ones by URL. Whether more events wait, and whether some deliveries were left unheld
+        (due now, for a claim)."""
         held = self._held_by_url()
         room = MAX_HELD - self._held
-        self._fanned_rows = 0
+        passed_over = False
 
         def take(url: str) -> bool:
-            nonlocal room
-            self._fanned_rows += 1
+            nonlocal room, passed_over
             if room <= 0 or held[url] >= PER_URL_HELD:
-                return False  # queued unheld: claim_due takes it when there is room
+                passed_over = True  # queued unheld: claim_due takes it when there is room
+                return False
             held[url] += 1
             room -= 1
             return True
@@ -270,7 +270,7 @@ class WebhookDispatcher:
             conn, time.time(), self._hold, events=FAN_OUT_EVENTS, take=take
         )
         self._queue(fresh)
-        return fresh, more
+        return more, passed_over
 
     def _claim(self, conn: sqlite3.Connection) -> list[Claimed]:
         """Claim a batch of due deliveries (inside the caller's write transaction) and queue
